@@ -1,0 +1,93 @@
+"""Shared fixtures: the snapshot server, databases (SQLite file, real PostgreSQL), crawls."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.siteserver import SiteServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "tests" / "fixtures" / "site"
+POSTGRES_ENV = "ECNEWS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    with SiteServer(SITE, "v1") as server:
+        yield server
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ecnews.db'}"
+
+
+def _postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must start PostgreSQL (see .ci/run)")
+        pytest.skip(f"{POSTGRES_ENV} not set: no PostgreSQL to test against")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
+    admin_url = _postgres_admin_url()
+    name = f"ecnews_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ecnews.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def ecnews(
+    *args: str,
+    database_url: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `ecnews` command in a child process (Twisted's reactor runs once)."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
+        "ECNEWS_JOBDIR": str(tmp_path / "job"),
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
