@@ -1,0 +1,152 @@
+"""The `ecnews` command: crawl, export, runs, db."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from storage.db import Database, database_url, redacted
+from storage.export import export_records, write_csv, write_jsonl
+from storage.models import CrawlRun
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+# Exit codes cron sees (documented in the README).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+EXIT_INTERRUPTED = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecnews", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    crawl = commands.add_parser("crawl", help="run the crawl (the command for cron)")
+    crawl.add_argument(
+        "--mode",
+        choices=("incremental", "full"),
+        help="default: incremental (or, with --resume, the killed run's)",
+    )
+    crawl.add_argument("--categories", help="comma-separated slugs, e.g. rdjj,zcfg")
+    crawl.add_argument("--base-url", help="site root (default: NEWS_SITE_URL)")
+    crawl.add_argument("--log-file", help="also log to this file (rotated)")
+    crawl.add_argument("--lock-file", help="default: ECNEWS_LOCK_FILE or data/ecnews-crawl.lock")
+    crawl.add_argument(
+        "--resume", action="store_true", help="pick up a run that was killed (uses JOBDIR)"
+    )
+    crawl.add_argument("--jobdir", help="default: ECNEWS_JOBDIR or data/job")
+    crawl.add_argument(
+        "-s",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Scrapy setting",
+    )
+
+    export = commands.add_parser("export", help="write every article, per the data contract")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--since", type=dt.date.fromisoformat, help="published on/after DATE")
+    export.add_argument("--category", help="only articles listed in this category slug")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    runs = commands.add_parser("runs", help="list recent crawl runs")
+    runs.add_argument("--limit", type=int, default=20)
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=("upgrade",))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "crawl":
+        from crawler.run import crawl  # noqa: PLC0415  # Scrapy/Twisted only when crawling
+
+        return crawl(args)  # Scrapy configures logging from the LOG_* settings
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
+    if args.command == "export":
+        return _export(args)
+    if args.command == "runs":
+        return _runs(args)
+    Database(database_url())
+    print(f"schema up to date: {redacted(database_url())}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    database = Database(database_url())
+    writer = write_csv if args.format == "csv" else write_jsonl
+    with database.sessions() as session:
+        records = export_records(session, since=args.since, category=args.category)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: PTH123
+                count = writer(records, out)
+        else:
+            count = writer(records, sys.stdout)
+    print(f"exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace) -> int:
+    database = Database(database_url())
+    with database.sessions() as session:
+        runs = session.scalars(
+            select(CrawlRun).order_by(CrawlRun.started_at.desc()).limit(args.limit)
+        ).all()
+    header = (
+        "id",
+        "started",
+        "seconds",
+        "mode",
+        "status",
+        "pages",
+        "new",
+        "upd",
+        "same",
+        "merged",
+        "dropped",
+        "errors",
+        "reason",
+    )
+    rows = [header]
+    for run in runs:
+        seconds = (
+            f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else "-"
+        )
+        rows.append(
+            (
+                str(run.id),
+                run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                seconds,
+                run.mode,
+                run.status,
+                str(run.pages),
+                str(run.items_new),
+                str(run.items_updated),
+                str(run.items_unchanged),
+                str(run.items_merged),
+                str(run.items_dropped),
+                str(run.errors),
+                (run.reason or "")[:60],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

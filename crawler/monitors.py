@@ -1,0 +1,124 @@
+"""Spidermon monitors that judge a finished crawl, and the action that records the verdict.
+
+`scrapy crawl` keeps exit code 0 whatever Spidermon finds; `ecnews crawl` reads the
+verdict this module leaves in the stats (`ecnews/monitors/failed`) and exits 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from spidermon import Monitor, MonitorSuite, monitors
+from spidermon.contrib.scrapy.monitors import FinishReasonMonitor, ItemValidationMonitor
+from spidermon.core.actions import Action
+
+VERDICT_KEY = "ecnews/monitors/failed"
+
+
+class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.data.stats  # type: ignore[no-any-return]
+
+    @property
+    def settings(self) -> Any:
+        return self.data.crawler.settings
+
+    def stat(self, key: str) -> int:
+        return int(self.stats.get(key, 0) or 0)
+
+
+@monitors.name("Listings")
+class ListingMonitor(_CrawlMonitor):
+    @monitors.name("listing pages were read")
+    def test_listing_pages(self) -> None:
+        self.assertGreater(self.stat("news/listing/pages"), 0, "no category listing was read")
+
+    @monitors.name("listings hold article links")
+    def test_listing_links(self) -> None:
+        self.assertGreater(
+            self.stat("news/listing/links"), 0, "listings hold no article links (redesign?)"
+        )
+
+    @monitors.name("a full crawl finds articles")
+    def test_full_crawl_articles(self) -> None:
+        if getattr(self.data.spider, "mode", "") != "full" or not self.stat("news/listing/links"):
+            return
+        seen = self.stat("pipeline/articles") + self.stat("news/article/not_modified")
+        self.assertGreater(seen, 0, "a full crawl read no article")
+
+
+@monitors.name("Fields")
+class FieldFillMonitor(_CrawlMonitor):
+    """A field that suddenly goes empty means a selector broke: the site was redesigned."""
+
+    @monitors.name("fields are filled")
+    def test_fill_rates(self) -> None:
+        articles = self.stat("pipeline/articles")
+        low = []
+        for field, (minimum, sample) in self.settings.getdict("NEWS_FILL_RATE_RULES").items():
+            if articles < int(sample):
+                continue
+            rate = self.stat(f"pipeline/filled/{field}") / articles
+            if rate < float(minimum):
+                low.append(f"{field} {rate:.0%} < {float(minimum):.0%}")
+        self.assertFalse(low, f"field fill rate too low over {articles} articles: {', '.join(low)}")
+
+
+@monitors.name("Errors")
+class ErrorMonitor(_CrawlMonitor):
+    @monitors.name("no spider exceptions")
+    def test_spider_exceptions(self) -> None:
+        raised = {k: v for k, v in self.stats.items() if k.startswith("spider_exceptions/")}
+        self.assertFalse(raised, f"the spider raised: {raised}")
+
+    @monitors.name("every item was written")
+    def test_persist_failures(self) -> None:
+        self.assertEqual(
+            self.stat("pipeline/persist/failed"), 0, "items could not be written to the database"
+        )
+
+    @monitors.name("pages that failed after retries")
+    def test_failed_pages(self) -> None:
+        failed = self.stat("news/article/failed")
+        allowed = self.settings.getint("NEWS_MAX_FAILED_PAGES")
+        self.assertLessEqual(
+            failed, allowed, f"{failed} article pages failed after retries (allowed {allowed})"
+        )
+
+    @monitors.name("error responses")
+    def test_error_responses(self) -> None:
+        total = self.stat("downloader/response_count")
+        errors = sum(
+            int(count)
+            for key, count in self.stats.items()
+            if key.startswith("downloader/response_status_count/")
+            and (key.endswith("/429") or key.rsplit("/", 1)[-1].startswith("5"))
+        )
+        ratio = errors / total if total else 0.0
+        limit = self.settings.getfloat("NEWS_MAX_ERROR_RESPONSE_RATIO")
+        self.assertLessEqual(
+            ratio, limit, f"{errors} of {total} responses were errors ({ratio:.0%} > {limit:.0%})"
+        )
+
+
+class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
+    """Leaves the failed monitors' reasons in the stats for `ecnews crawl` and crawl_runs."""
+
+    def run_action(self) -> None:
+        failed = [
+            f"{result.item.monitor_name}: {result.reason}".strip()
+            for result in self.result.monitors_failed_results
+        ]
+        self.data.crawler.stats.set_value(VERDICT_KEY, failed)
+
+
+class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon is untyped
+    monitors: ClassVar[list[type]] = [
+        FinishReasonMonitor,
+        ListingMonitor,
+        FieldFillMonitor,
+        ErrorMonitor,
+        ItemValidationMonitor,
+    ]
+    monitors_finished_actions: ClassVar[list[type]] = [RecordVerdict]

@@ -1,0 +1,173 @@
+"""`ecnews crawl`: the spider in-process, under a lock, judged into an exit code."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sys
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+from crawler.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from crawler.monitors import VERDICT_KEY
+from crawler.runs import CrawlRunRecorder
+from crawler.spiders.news import NewsSpider
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOCK_FILE = "data/ecnews-crawl.lock"
+DEFAULT_JOBDIR = "data/job"
+RUN_ARGS_FILE = "ecnews-run.json"
+
+
+class LockHeld(Exception):
+    """Another crawl holds the lock."""
+
+
+class CrawlLock:
+    """An exclusive, non-blocking flock: the kernel frees it when the holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> Self:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise LockHeld(holder or "unknown process") from error
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def crawl_settings(args: argparse.Namespace) -> Settings:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+    settings = get_project_settings()
+    for pair in args.settings:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"-s takes NAME=VALUE, not {pair!r}")
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def _log_to_file(path: str | None) -> None:
+    if not path:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def crawl(args: argparse.Namespace) -> int:
+    try:
+        settings = crawl_settings(args)
+    except ValueError as error:
+        print(f"ecnews crawl: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    known = settings.getdict("NEWS_CATEGORIES")
+    unknown = [
+        c for c in (args.categories or "").split(",") if c.strip() and c.strip() not in known
+    ]
+    if unknown:
+        print(
+            f"ecnews crawl: unknown categories {unknown}; known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not (args.base_url or settings.get("NEWS_SITE_URL") or args.resume):
+        print("ecnews crawl: no site: pass --base-url or set NEWS_SITE_URL", file=sys.stderr)
+        return EXIT_USAGE
+    jobdir = Path(args.jobdir or os.environ.get("ECNEWS_JOBDIR") or DEFAULT_JOBDIR)
+    lock_path = Path(args.lock_file or os.environ.get("ECNEWS_LOCK_FILE") or DEFAULT_LOCK_FILE)
+    try:
+        with CrawlLock(lock_path):
+            return _crawl_locked(args, settings, jobdir)
+    except LockHeld as held:
+        print(
+            f"ecnews crawl: another crawl is running (pid {held}, lock {lock_path}); exiting",
+            file=sys.stderr,
+        )
+        return EXIT_LOCKED
+
+
+def _spider_args(args: argparse.Namespace, jobdir: Path) -> dict[str, Any]:
+    """The spider's arguments; a resumed run takes the killed run's unless given again."""
+    saved_file = jobdir / RUN_ARGS_FILE
+    saved: dict[str, Any] = {}
+    if args.resume and saved_file.exists():
+        saved = json.loads(saved_file.read_text("utf-8"))
+    given = {"mode": args.mode, "categories": args.categories, "base_url": args.base_url}
+    spider_args = {**saved, **{k: v for k, v in given.items() if v}}
+    jobdir.mkdir(parents=True, exist_ok=True)
+    saved_file.write_text(json.dumps(spider_args), "utf-8")
+    return spider_args
+
+
+def _crawl_locked(args: argparse.Namespace, settings: Settings, jobdir: Path) -> int:
+    if args.resume and not (jobdir / RUN_ARGS_FILE).exists():
+        logger.warning("Nothing to resume in %s: starting a new run", jobdir)
+    elif not args.resume and jobdir.exists():
+        # A fresh run must not inherit a killed run's queue; --resume is the way back.
+        shutil.rmtree(jobdir)
+    # Every run keeps its queue on disk, so a killed run can be resumed.
+    settings.set("JOBDIR", str(jobdir), priority="cmdline")
+    _log_to_file(args.log_file)
+    spider_args = _spider_args(args, jobdir)
+
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(NewsSpider)
+    try:
+        process.crawl(crawler, **spider_args)
+    except ValueError as error:
+        print(f"ecnews crawl: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    process.start()
+
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    reason = stats.get("finish_reason", "unknown")
+    if reason == "shutdown":
+        print("ecnews crawl: interrupted; run again with --resume to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    problems: list[str] = stats.get(VERDICT_KEY, ["the monitors did not run (see the log)"])
+    recorder = next(
+        (ext for ext in crawler.extensions.middlewares if isinstance(ext, CrawlRunRecorder)),
+        None,
+    )
+    if recorder is not None:
+        recorder.finish(
+            reason,
+            status="failed" if problems else "ok",
+            why="; ".join(problems) or None,
+        )
+    if problems:
+        for problem in problems:
+            logger.error("Crawl failed: %s", problem)
+        return EXIT_FAILED
+    shutil.rmtree(jobdir, ignore_errors=True)  # finished: nothing left to resume
+    return EXIT_OK

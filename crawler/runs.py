@@ -1,0 +1,129 @@
+"""Records each crawl in the crawl_runs table: start, end, mode, counts, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING, Any, Self
+
+from scrapy import signals
+from sqlalchemy import select, update
+
+from storage.db import get_database
+from storage.models import CrawlRun
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+    from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+
+def run_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """The crawl_runs counters, read from Scrapy's stats."""
+    return {
+        "pages": int(stats.get("downloader/response_count", 0)),
+        "items_new": int(stats.get("pipeline/persist/new", 0)),
+        "items_updated": int(stats.get("pipeline/persist/updated", 0)),
+        "items_unchanged": int(stats.get("pipeline/persist/unchanged", 0))
+        + int(stats.get("news/article/not_modified", 0)),
+        "items_merged": int(stats.get("pipeline/persist/merged", 0)),
+        "items_dropped": int(stats.get("item_dropped_count", 0)),
+        "errors": int(stats.get("log_count/ERROR", 0)),
+    }
+
+
+def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, dt.datetime) else value
+        for key, value in stats.items()
+        if isinstance(value, (int, float, str, dt.datetime))
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class CrawlRunRecorder:
+    def __init__(self, database_url: str, stats: StatsCollector) -> None:
+        self.database_url = database_url
+        self.stats = stats
+        self.run_id: int | None = None
+        # Set by `ecnews crawl` once its monitors have judged the run.
+        self.verdict: tuple[str, str | None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        recorder = cls(crawler.settings["DATABASE_URL"], crawler.stats)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
+
+    def spider_opened(self, spider: Spider) -> None:
+        database = get_database(self.database_url)
+        with database.sessions.begin() as session:
+            self._close_dead_runs(session)
+            run = CrawlRun(
+                started_at=dt.datetime.now(dt.UTC),
+                status="running",
+                mode=getattr(spider, "mode", "full"),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+            )
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        self.stats.set_value("ecnews/run_id", self.run_id)
+
+    @staticmethod
+    def _close_dead_runs(session: Session) -> None:
+        """Runs of this host still 'running' whose process is gone were killed."""
+        host = socket.gethostname()
+        for run in session.scalars(
+            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.worker.like(f"{host}:%"))
+        ):
+            pid = int((run.worker or ":0").rsplit(":", 1)[1] or 0)
+            if pid and _alive(pid):
+                continue
+            run.status = "killed"
+            run.reason = "the process died without closing the run (SIGKILL, crash, power loss)"
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.finish(reason)
+
+    def finish(self, reason: str, *, status: str | None = None, why: str | None = None) -> None:
+        """Write the run's end; called at spider close and again with the monitors' verdict."""
+        if self.run_id is None:
+            return
+        stats = self.stats.get_stats()
+        if status is None:
+            status = (
+                "ok"
+                if reason == "finished"
+                else ("interrupted" if reason == "shutdown" else "failed")
+            )
+            why = None if status == "ok" else reason
+        database = get_database(self.database_url)
+        with database.sessions.begin() as session:
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(
+                    finished_at=dt.datetime.now(dt.UTC),
+                    status=status,
+                    reason=why,
+                    stats=_jsonable(stats),
+                    **run_counts(stats),
+                )
+            )

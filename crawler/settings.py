@@ -1,0 +1,101 @@
+"""Every setting of the crawl, documented. Override with `-s NAME=value`, or the
+environment variables named below (DATABASE_URL, NEWS_SITE_URL, …)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from crawler.items import ArticleItem
+
+BOT_NAME = "ecnews"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# -- The site ----------------------------------------------------------------------------
+# Root URL of the news site; `-a base_url=…` on the command line wins over it.
+NEWS_SITE_URL = os.environ.get("NEWS_SITE_URL", "")
+# slug -> name of every category listing the spider walks (`-a categories=rdjj,zcfg` limits).
+NEWS_CATEGORIES = {
+    "rdjj": "热点聚焦",
+    "sjbg": "数据报告",
+    "zcfg": "政策法规",
+    "jxal": "教学案例",
+}
+# Safety stop for a listing that never ends (a broken pagelist).
+NEWS_MAX_LISTING_PAGES = int(os.environ.get("NEWS_MAX_LISTING_PAGES", "1000"))
+# CSS selector of the article body container (the first match is used).
+NEWS_CONTENT_SELECTOR = "div.article-content, #content"
+# Safety stop for a multi-page article.
+NEWS_MAX_ARTICLE_PAGES = 50
+
+# -- Storage -----------------------------------------------------------------------------
+# SQLAlchemy URL: SQLite by default, `postgresql+psycopg://user@host/db` in production.
+DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/ecnews.db")
+
+# -- Politeness --------------------------------------------------------------------------
+# Contact URL put in the User-Agent so the site's admins can reach us.
+NEWS_CONTACT_URL = os.environ.get("NEWS_CONTACT_URL", "https://example.org/ecnews")
+USER_AGENT = f"ecnews/0.1 (+{NEWS_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 30
+# AutoThrottle adapts the delay to the site's latency: a slow site gets fewer requests.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+# Pages larger than this are refused (logged); a news article is a few tens of KB.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# -- Retries -----------------------------------------------------------------------------
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+# -- Pipelines: clean text, attribute sources, parse dates, validate, persist ------------
+ITEM_PIPELINES = {
+    "pipelines.text.TextPipeline": 100,
+    "pipelines.attribution.AttributionPipeline": 200,
+    "pipelines.dates.DatesPipeline": 300,
+    "pipelines.validate.ValidatePipeline": 400,
+    # Spidermon checks each item against the JSON schema of a clean article.
+    "spidermon.contrib.scrapy.pipelines.ItemValidationPipeline": 450,
+    "pipelines.persist.PersistPipeline": 900,
+}
+
+# -- Misc --------------------------------------------------------------------------------
+TELNETCONSOLE_ENABLED = False
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# In memory only, even with a JOBDIR: see crawler/dupefilter.py.
+DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
+
+# -- Run bookkeeping and monitors --------------------------------------------------------
+EXTENSIONS = {
+    "crawler.runs.CrawlRunRecorder": 500,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 510,
+}
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ("crawler.monitors.SpiderCloseMonitorSuite",)
+SPIDERMON_EXPECTED_FINISH_REASONS = ["finished"]
+SPIDERMON_VALIDATION_SCHEMAS = {
+    ArticleItem: str(Path(__file__).with_name("schemas") / "article.json")
+}
+SPIDERMON_VALIDATION_DROP_ITEMS_WITH_ERRORS = True
+SPIDERMON_MAX_ITEM_VALIDATION_ERRORS = 0
+# field -> [minimum share of articles with it filled, articles needed before judging]. A field
+# that suddenly goes empty means a selector broke (a likely site redesign): the run fails.
+NEWS_FILL_RATE_RULES = {
+    "title": [0.9, 1],
+    "body": [0.9, 1],
+    "published_at": [0.5, 10],  # from the article page, not the listing's fallback date
+    "source": [0.3, 10],
+}
+# Article pages allowed to fail after all retries before the run counts as failed.
+NEWS_MAX_FAILED_PAGES = int(os.environ.get("NEWS_MAX_FAILED_PAGES", "0"))
+# Share of responses that may be 5xx/429 (retried or not) before the run counts as failed.
+NEWS_MAX_ERROR_RESPONSE_RATIO = 0.2

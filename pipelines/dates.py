@@ -1,0 +1,51 @@
+"""published_at and date_precision: the article page's date, else its listing's."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Self
+
+from crawler.items import ArticleItem
+from pipelines._dates import is_future, parse_published
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+
+class DatesPipeline:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        parsed = parse_published(item.published_raw)
+        if parsed is None and item.published_raw:
+            self.stats.inc_value("pipeline/dates/unparseable")
+            logger.warning("Unreadable date %r on %s", item.published_raw, item.url)
+        item.published_from = "page"
+        if parsed is None:
+            parsed = parse_published(item.listing_date_raw)
+            item.published_from = "listing"
+            if parsed is not None:
+                self.stats.inc_value("pipeline/dates/from_listing")
+        if parsed is None:
+            self.stats.inc_value("pipeline/dates/missing")
+            logger.warning("No date for %s", item.url)
+            item.published_from = None
+            return item
+        if is_future(parsed):
+            # Kept as published, never silently replaced; flagged for the run's report.
+            self.stats.inc_value("pipeline/dates/future")
+            logger.warning("Date %s of %s is in the future", parsed.moment, item.url)
+        item.published_at = parsed.moment
+        item.date_precision = parsed.precision
+        return item

@@ -1,0 +1,22 @@
+"""Title and body text: clean the headline, split the content into paragraphs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.items import ArticleItem
+from pipelines._text import clean_title, html_paragraphs
+
+
+class TextPipeline:
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        # The page's headline first; the listing text may be cut short with "…".
+        item.title = (
+            clean_title(item.title_raw)
+            or clean_title(item.listing_title)
+            or clean_title(item.listing_text)
+        )
+        item.paragraphs = [p for html in item.content_html for p in html_paragraphs(html)]
+        return item
