@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--resume", action="store_true", help="pick up a run that was killed (uses JOBDIR)"
     )
+    crawl.add_argument(
+        "--distributed",
+        action="store_true",
+        help="work on the shared Redis frontier (REDIS_URL); also implied by REDIS_URL",
+    )
+    crawl.add_argument(
+        "--seed", action="store_true", help="with --distributed: start a new round and exit"
+    )
     crawl.add_argument("--jobdir", help="default: ECNEWS_JOBDIR or data/job")
     crawl.add_argument(
         "-s",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
+from crawler import distributed
 from crawler.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.monitors import VERDICT_KEY
 from crawler.runs import CrawlRunRecorder
@@ -84,25 +85,30 @@ def _log_to_file(path: str | None) -> None:
     logging.getLogger().addHandler(handler)
 
 
+def _usage_error(args: argparse.Namespace, settings: Settings) -> str | None:
+    known = settings.getdict("NEWS_CATEGORIES")
+    wanted = [c.strip() for c in (args.categories or "").split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        return f"unknown categories {unknown}; known: {', '.join(known)}"
+    if not (args.base_url or settings.get("NEWS_SITE_URL") or args.resume):
+        return "no site: pass --base-url or set NEWS_SITE_URL"
+    if (args.distributed or args.seed) and not settings.get("REDIS_URL"):
+        return "--distributed needs REDIS_URL (environment or -s)"
+    return None
+
+
 def crawl(args: argparse.Namespace) -> int:
     try:
         settings = crawl_settings(args)
-    except ValueError as error:
+        error = _usage_error(args, settings)
+    except ValueError as problem:
+        error = str(problem)
+    if error:
         print(f"ecnews crawl: {error}", file=sys.stderr)
         return EXIT_USAGE
-    known = settings.getdict("NEWS_CATEGORIES")
-    unknown = [
-        c for c in (args.categories or "").split(",") if c.strip() and c.strip() not in known
-    ]
-    if unknown:
-        print(
-            f"ecnews crawl: unknown categories {unknown}; known: {', '.join(known)}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if not (args.base_url or settings.get("NEWS_SITE_URL") or args.resume):
-        print("ecnews crawl: no site: pass --base-url or set NEWS_SITE_URL", file=sys.stderr)
-        return EXIT_USAGE
+    if settings.get("REDIS_URL"):
+        return _crawl_distributed(args, settings)
     jobdir = Path(args.jobdir or os.environ.get("ECNEWS_JOBDIR") or DEFAULT_JOBDIR)
     lock_path = Path(args.lock_file or os.environ.get("ECNEWS_LOCK_FILE") or DEFAULT_LOCK_FILE)
     try:
@@ -138,8 +144,40 @@ def _crawl_locked(args: argparse.Namespace, settings: Settings, jobdir: Path) ->
     # Every run keeps its queue on disk, so a killed run can be resumed.
     settings.set("JOBDIR", str(jobdir), priority="cmdline")
     _log_to_file(args.log_file)
-    spider_args = _spider_args(args, jobdir)
+    code = _run_spider(settings, _spider_args(args, jobdir))
+    if code == EXIT_OK:
+        shutil.rmtree(jobdir, ignore_errors=True)  # finished: nothing left to resume
+    return code
 
+
+def _crawl_distributed(args: argparse.Namespace, settings: Settings) -> int:
+    """A worker on the shared Redis frontier; with --seed, start a round instead.
+
+    No local lock and no JOBDIR: the frontier coordinates the workers and keeps the queue.
+    """
+    redis_url = settings["REDIS_URL"]
+    spider_args: dict[str, Any] = {
+        k: v for k, v in {"categories": args.categories, "base_url": args.base_url}.items() if v
+    }
+    server = distributed.client(redis_url)
+    if args.seed:
+        mode = args.mode or "incremental"
+        spider = NewsSpider.from_crawler(
+            CrawlerProcess(settings).create_crawler(NewsSpider), mode=mode, **spider_args
+        )
+        round_, queued = distributed.seed(redis_url, spider, mode)
+        print(f"round {round_} ({mode}): {queued} start requests queued", file=sys.stderr)
+        return EXIT_OK
+    saved_mode = server.get(distributed.mode_key(NewsSpider.name))
+    spider_args["mode"] = args.mode or (
+        saved_mode.decode() if isinstance(saved_mode, bytes) else "incremental"
+    )
+    _log_to_file(args.log_file)
+    return _run_spider(settings, spider_args)
+
+
+def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
+    """Run the spider in-process; turn its monitors' verdict into the exit code."""
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     try:
@@ -169,5 +207,4 @@ def _crawl_locked(args: argparse.Namespace, settings: Settings, jobdir: Path) ->
         for problem in problems:
             logger.error("Crawl failed: %s", problem)
         return EXIT_FAILED
-    shutil.rmtree(jobdir, ignore_errors=True)  # finished: nothing left to resume
     return EXIT_OK

@@ -74,6 +74,12 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # In memory only, even with a JOBDIR: see crawler/dupefilter.py.
 DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
 
+# -- Scale-out (crawler/distributed.py) ---------------------------------------------------
+# A Redis URL switches the crawl to the shared scrapy-redis frontier; empty: one machine.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# A distributed worker exits once the shared frontier stayed empty this long.
+ECNEWS_IDLE_CLOSE_SECONDS = float(os.environ.get("ECNEWS_IDLE_CLOSE_SECONDS", "10"))
+
 # -- Run bookkeeping and monitors --------------------------------------------------------
 EXTENSIONS = {
     "crawler.runs.CrawlRunRecorder": 500,

@@ -83,6 +83,10 @@ class Category(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
+    walk_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When a crawl last began walking this listing from page 1."""
+    walk_completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When a walk last ended properly; older than walk_started_at: it was cut short."""
 
 
 class Article(Base):

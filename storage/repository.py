@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import (
@@ -149,6 +149,47 @@ class Repository:
             self.session.scalars(select(Page.url).where(Page.url.in_(urls), Page.status == 404))
         )
         return {url for url, day in links if (url, day) in listed and url in stored | gone}
+
+    def begin_walk(self, slug: str, name: str | None, now: dt.datetime) -> bool:
+        """A crawl starts walking this listing; True when the previous walk ended properly."""
+        category_id = self.category_id(slug, name)
+        category = self.session.get_one(Category, category_id, with_for_update=True)
+        completed = category.walk_completed_at
+        previous_complete = completed is not None and (
+            category.walk_started_at is None or completed >= category.walk_started_at
+        )
+        category.walk_started_at = now
+        return previous_complete
+
+    def complete_walk(self, slug: str, now: dt.datetime) -> None:
+        self.session.execute(
+            update(Category).where(Category.slug == slug).values(walk_completed_at=now)
+        )
+
+    def pending_listing_urls(self, slug: str) -> set[str]:
+        """Links this category listed that are neither stored nor known gone: a fetch that
+        failed or was killed. The incremental walk goes on until it has met them again."""
+        stored = select(ArticleUrl.url)
+        gone = select(Page.url).where(Page.status == 404)
+        return set(
+            self.session.scalars(
+                select(Listing.url)
+                .join(Category, Category.id == Listing.category_id)
+                .where(Category.slug == slug, Listing.url.not_in(stored), Listing.url.not_in(gone))
+            )
+        )
+
+    def forget_listing_urls(self, slug: str, urls: Iterable[str]) -> None:
+        """Drop unresolved listing links that the listing no longer shows."""
+        category_ids = select(Category.id).where(Category.slug == slug)
+        stored = select(ArticleUrl.url)
+        self.session.execute(
+            delete(Listing).where(
+                Listing.category_id.in_(category_ids),
+                Listing.url.in_(list(urls)),
+                Listing.url.not_in(stored),
+            )
+        )
 
     # -- pages ------------------------------------------------------------------------
 

@@ -91,3 +91,20 @@ def ecnews(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis server started for the tests, emptied before and after."""
+    import redis
+
+    url = os.environ.get("ECNEWS_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("ECNEWS_TEST_REDIS_URL is not set: CI must start Redis (see .ci/run)")
+        pytest.skip("ECNEWS_TEST_REDIS_URL not set: no Redis to test against")
+    server = redis.Redis.from_url(url)
+    server.flushdb()
+    yield url
+    server.flushdb()
+    server.close()

@@ -225,3 +225,21 @@ def test_sigkill_then_resume_loses_nothing(
     assert not problems, "\n".join(problems)
     runs = ecnews("runs", database_url=sqlite_url, tmp_path=tmp_path).stdout
     assert "killed" in runs and "ok" in runs, runs
+
+
+def test_sigkill_then_plain_incremental_run_loses_nothing(
+    site: SiteServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    """No --resume: an hourly run after a killed one still fetches every missing article,
+    even those on listing pages the killed run never reached."""
+    _slow_articles(site, 300)
+    process = _start_crawl(site, sqlite_url, tmp_path, "-s", "CONCURRENT_REQUESTS=2")
+    _wait_for_articles(site, 3)
+    process.kill()
+    process.communicate(timeout=30)
+    assert len(export(sqlite_url, tmp_path)) < 27, "killed mid-crawl"
+
+    site.clear_faults()
+    ok(crawl(site, sqlite_url, tmp_path))
+    problems = compare(export(sqlite_url, tmp_path), load_jsonl(SITE / "gold-v1.jsonl"))
+    assert not problems, "\n".join(problems)

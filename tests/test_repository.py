@@ -187,3 +187,30 @@ def test_concurrent_writers_store_one_article(db: Database) -> None:
     assert not errors
     assert count(db, Article) == 1
     assert count(db, ArticleUrl) == 2
+
+
+def test_walk_state_tells_whether_the_previous_walk_ended(db: Database) -> None:
+    with db.sessions.begin() as session:
+        assert not Repository(session).begin_walk("rdjj", "热点聚焦", T0)  # never walked
+    with db.sessions.begin() as session:
+        assert not Repository(session).begin_walk("rdjj", "热点聚焦", T1)  # cut short
+        Repository(session).complete_walk("rdjj", T1)
+    with db.sessions.begin() as session:
+        assert Repository(session).begin_walk("rdjj", "热点聚焦", T1 + dt.timedelta(hours=1))
+
+
+def test_pending_links_are_the_unresolved_ones_and_can_be_forgotten(db: Database) -> None:
+    day = dt.date(2025, 8, 22)
+    failed = f"{SITE}/news/rdjj/2025/0822/1002.html"
+    gone = f"{SITE}/news/rdjj/2025/0822/1003.html"
+    store(db, RECORD)
+    with db.sessions.begin() as session:
+        repo = Repository(session)
+        for url in (RECORD.url, failed, gone):
+            repo.record_listing("rdjj", "热点聚焦", url, day, T0)
+        repo.record_page(gone, 404, None, None, T0)
+        assert repo.pending_listing_urls("rdjj") == {failed}
+        assert repo.pending_listing_urls("zcfg") == set()
+        repo.forget_listing_urls("rdjj", {failed, RECORD.url})
+        assert repo.pending_listing_urls("rdjj") == set()
+    assert count(db, Listing) == 2  # the stored article's listing row stays

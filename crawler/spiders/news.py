@@ -8,6 +8,7 @@ article listed in several categories gets all of them although it is fetched onc
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.distributed import apply_redis_settings
 from crawler.items import ArticleItem, ListingItem, PageStatusItem
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 from pipelines._dates import parse_published
@@ -24,10 +26,10 @@ from storage.db import get_database
 from storage.repository import Repository
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import AsyncIterator, Iterator
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
     from storage.db import Database
@@ -61,6 +63,7 @@ class NewsSpider(scrapy.Spider):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
+        self.pending = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -89,6 +92,8 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     allowed_domains: list[str]
+    pending: dict[str, set[str]]
+    """Per category: links listed by earlier runs and still unresolved (incremental mode)."""
     categories: dict[str, str]
     max_listing_pages: int
     max_article_pages: int
@@ -99,49 +104,44 @@ class NewsSpider(scrapy.Spider):
     def database(self) -> Database:
         return get_database(self.database_url)
 
-    async def start(self) -> AsyncIterator[Request]:
-        for slug in self.categories:
-            yield Request(
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # REDIS_URL (environment or -s) switches to the shared scrapy-redis frontier.
+        apply_redis_settings(settings, cls.name)
+
+    def seed_requests(self) -> list[Request]:
+        """Page 1 of every category listing."""
+        return [
+            Request(
                 f"{self.base_url}/news/{slug}/",
                 callback=self.parse_listing,
                 cb_kwargs={"slug": slug, "page": 1},
                 # Listings go first, so pagination decisions are not held up by articles.
                 priority=10,
             )
+            for slug in self.categories
+        ]
+
+    async def start(self) -> AsyncIterator[Request]:
+        for request in self.seed_requests():
+            yield request
 
     # -- listings ---------------------------------------------------------------------
 
-    def parse_listing(self, response: Response, slug: str, page: int) -> Iterator[Any]:
+    def parse_listing(
+        self, response: Response, slug: str, page: int, resumable: bool | None = None
+    ) -> Iterator[Any]:
+        """One listing page. `resumable`: the previous walk of this listing ended properly,
+        so the incremental walk may stop early (decided at page 1, carried along)."""
         if not isinstance(response, TextResponse):
             self._skip(response, "listing_not_html")
             return
         name = self.categories[slug]
-        links: list[tuple[str, dict[str, Any]]] = []
-        for entry in response.css("ul.news-list > li"):
-            anchor = entry.css("h3 a") or entry.css("a")
-            href = anchor.attrib.get("href") if anchor else None
-            if not href:
-                continue
-            try:
-                url = canonical_url(href, response.url)
-            except ValueError as error:
-                logger.warning("Unusable listing link %r on %s: %s", href, response.url, error)
-                self.crawler.stats.inc_value("news/listing/bad_link")
-                continue
-            if not same_host(url, self.base_url):
-                self.crawler.stats.inc_value("news/listing/offsite_link")
-                continue
-            date_raw = entry.css(".date::text").get()
-            links.append(
-                (
-                    url,
-                    {
-                        "listing_title": anchor.attrib.get("title"),
-                        "listing_text": visible_text(anchor),
-                        "listing_date_raw": date_raw,
-                    },
-                )
-            )
+        links = list(self._listing_links(response))
+        if resumable is None:
+            with self.database.sessions.begin() as session:
+                resumable = Repository(session).begin_walk(slug, name, _now())
         self.crawler.stats.inc_value("news/listing/pages")
         self.crawler.stats.inc_value("news/listing/links", len(links))
 
@@ -156,6 +156,8 @@ class NewsSpider(scrapy.Spider):
                 known = repository.known_listing_urls(
                     slug, [(url, _listing_date(d["listing_date_raw"])) for url, d in links]
                 )
+                if slug not in self.pending:
+                    self.pending[slug] = repository.pending_listing_urls(slug)
             else:
                 validators = repository.validators(url for url, _ in links)
 
@@ -164,22 +166,61 @@ class NewsSpider(scrapy.Spider):
                 continue
             yield self._article_request(url, slug, name, data, validators.get(url))
 
-        if links and len(known) == len(links):
-            # Everything on this page is stored already: older pages hold nothing new.
+        pending = self.pending.get(slug, set())
+        pending.difference_update(url for url, _ in links)
+        if resumable and links and len(known) == len(links) and not pending:
+            # Everything on this page is stored already, and no link seen by an earlier
+            # run is still unresolved (its fetch failed or was killed): stop here.
             self.crawler.stats.inc_value("news/listing/stopped_early")
             logger.info("Listing %s page %d holds only stored articles: stop here", slug, page)
+            self._complete_walk(slug)
             return
         next_href = response.xpath(
             '//div[contains(@class, "pagelist")]//a[contains(normalize-space(.), "下一页")]/@href'
         ).get()
         if not next_href or page >= self.max_listing_pages:
+            if pending:
+                # Walked to the end without meeting them: no longer listed, stop waiting.
+                logger.info("%d unresolved %s links are no longer listed", len(pending), slug)
+                with self.database.sessions.begin() as session:
+                    Repository(session).forget_listing_urls(slug, pending)
+            self._complete_walk(slug)
             return
         yield response.follow(
             next_href,
             callback=self.parse_listing,
-            cb_kwargs={"slug": slug, "page": page + 1},
+            cb_kwargs={"slug": slug, "page": page + 1, "resumable": resumable},
             priority=10,
         )
+
+    def _complete_walk(self, slug: str) -> None:
+        with self.database.sessions.begin() as session:
+            Repository(session).complete_walk(slug, _now())
+
+    def _listing_links(self, response: TextResponse) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(canonical URL, listing data) of each item of a listing page, on this site only."""
+        for entry in response.css("ul.news-list > li"):
+            anchor = entry.css("h3 a") or entry.css("a")
+            href = anchor.attrib.get("href") if anchor else None
+            if not href:
+                continue
+            try:
+                url = canonical_url(href, response.url)
+            except ValueError as error:
+                logger.warning("Unusable listing link %r on %s: %s", href, response.url, error)
+                self.crawler.stats.inc_value("news/listing/bad_link")
+                continue
+            if not same_host(url, self.base_url):
+                self.crawler.stats.inc_value("news/listing/offsite_link")
+                continue
+            yield (
+                url,
+                {
+                    "listing_title": anchor.attrib.get("title"),
+                    "listing_text": visible_text(anchor),
+                    "listing_date_raw": entry.css(".date::text").get(),
+                },
+            )
 
     def _article_request(
         self,
@@ -313,6 +354,10 @@ class NewsSpider(scrapy.Spider):
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _listing_date(raw: str | None) -> dt.date | None:

@@ -1,0 +1,150 @@
+"""Scale-out on scrapy-redis: N workers share one Redis frontier and one PostgreSQL.
+
+Setting REDIS_URL switches the scheduler and dupefilter to scrapy-redis. The frontier is
+organised in *rounds*: request fingerprints live under a key scoped to the round, so the
+requests a killed worker had popped (and lost) are fetched again in the next round, while
+within a round no page is fetched twice across workers.
+
+Redis keys (prefix `ecnews:<spider>`):
+    :round            the current round number (INCR by `ecnews crawl --distributed --seed`)
+    :mode             the round's crawl mode (incremental / full)
+    :requests         the shared request queue (a sorted set, by priority)
+    :dupefilter:<n>   fingerprints of round n (expire ROUND_TTL after the round starts)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Self
+
+import redis
+from scrapy import signals
+from scrapy.core.engine import ExecutionEngine
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
+from scrapy_redis.queue import PriorityQueue
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+    from crawler.spiders.news import NewsSpider
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "ecnews:%(spider)s"
+ROUND_TTL = 7 * 24 * 3600
+# Scrapy looks for new requests only every 5 s when a worker's own queue runs dry; with a
+# shared frontier, work appears from other workers at any moment.
+FRONTIER_POLL_SECONDS = 0.5
+
+
+def round_key(spider: str) -> str:
+    return f"{PREFIX % {'spider': spider}}:round"
+
+
+def mode_key(spider: str) -> str:
+    return f"{PREFIX % {'spider': spider}}:mode"
+
+
+def queue_key(spider: str) -> str:
+    return f"{PREFIX % {'spider': spider}}:requests"
+
+
+def dupefilter_key(spider: str, round_: int) -> str:
+    return f"{PREFIX % {'spider': spider}}:dupefilter:{round_}"
+
+
+def client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+
+
+def current_round(server: redis.Redis, spider: str) -> int:
+    value = server.get(round_key(spider))
+    return int(value) if value else 0
+
+
+def start_round(server: redis.Redis, spider: str, mode: str) -> int:
+    """A new round: fresh fingerprints, so everything (still) missing is fetched again."""
+    round_ = int(server.incr(round_key(spider)))
+    server.set(mode_key(spider), mode)
+    return round_
+
+
+def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
+    """Switch `settings` to the shared frontier when REDIS_URL is set (no-op otherwise)."""
+    url = settings.get("REDIS_URL")
+    if not url:
+        return
+    server = client(url)
+    round_ = current_round(server, spider) or start_round(server, spider, "incremental")
+    priority = "cmdline"
+    settings.set("SCHEDULER", "scrapy_redis.scheduler.Scheduler", priority=priority)
+    # Scrapy's own dupefilter crashes under the scrapy-redis scheduler.
+    settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority=priority)
+    # Without it, the first worker to finish deletes the queue the others still work on.
+    settings.set("SCHEDULER_PERSIST", True, priority=priority)
+    settings.set("SCHEDULER_QUEUE_KEY", queue_key(spider), priority=priority)
+    settings.set("SCHEDULER_DUPEFILTER_KEY", dupefilter_key(spider, round_), priority=priority)
+    settings.set("JOBDIR", None, priority=priority)  # the queue lives in Redis
+    settings.set("ECNEWS_ROUND", round_, priority=priority)
+    ext = dict(settings.getdict("EXTENSIONS"))
+    ext["crawler.distributed.FrontierWatch"] = 520
+    settings.set("EXTENSIONS", ext, priority=priority)
+    server.expire(dupefilter_key(spider, round_), ROUND_TTL, nx=True)
+
+
+def seed(url: str, spider: NewsSpider, mode: str) -> tuple[int, int]:
+    """Start a new round and put the spider's start requests in the shared queue.
+
+    Returns (round, requests queued). Workers' own start requests are then duplicates.
+    """
+    server = client(url)
+    round_ = start_round(server, spider.name, mode)
+    dupefilter = RedisDupeFilter(server, key=dupefilter_key(spider.name, round_))
+    queue = PriorityQueue(server=server, spider=spider, key=queue_key(spider.name))
+    queued = 0
+    for request in spider.seed_requests():
+        if not dupefilter.request_seen(request):
+            queue.push(request)
+            queued += 1
+    server.expire(dupefilter_key(spider.name, round_), ROUND_TTL, nx=True)
+    return round_, queued
+
+
+class FrontierWatch:
+    """Keeps a worker alive while the shared frontier has work, and polls it often.
+
+    A worker whose own requests ran out is idle, but other workers may still be parsing
+    pages that will add requests; it closes only after the frontier stayed empty for
+    ECNEWS_IDLE_CLOSE_SECONDS.
+    """
+
+    def __init__(self, crawler: Crawler, idle_close: float) -> None:
+        self.crawler = crawler
+        self.idle_close = idle_close
+        self.server = client(crawler.settings["REDIS_URL"])
+        self.key = queue_key(crawler.spidercls.name)
+        self.idle_since: float | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.get("REDIS_URL"):
+            raise NotConfigured("REDIS_URL not set")
+        watch = cls(crawler, crawler.settings.getfloat("ECNEWS_IDLE_CLOSE_SECONDS", 10))
+        ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = FRONTIER_POLL_SECONDS  # Scrapy has no setting for it
+        crawler.signals.connect(watch.spider_idle, signal=signals.spider_idle)
+        return watch
+
+    def spider_idle(self, spider: Spider) -> None:
+        now = time.monotonic()
+        if self.server.zcard(self.key):
+            self.idle_since = None
+            raise DontCloseSpider
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.idle_close:
+            raise DontCloseSpider
+        logger.info("Frontier empty for %.0f s: this worker is done", now - self.idle_since)
