@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +20,8 @@ from tests.conftest import ROOT, SITE, ecnews
 from tests.gold import compare, load_jsonl
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.siteserver import LoggedRequest, SiteServer
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,9 @@ LISTING = re.compile(r"^/news/([a-z]+)/(list_\d+\.html)?$")
 CATEGORIES = ("rdjj", "sjbg", "zcfg", "jxal")
 
 
-def crawl(site: SiteServer, db: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def crawl(
+    site: SiteServer, db: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     return ecnews("crawl", "--base-url", site.url, *args, database_url=db, tmp_path=tmp_path)
 
 
@@ -90,9 +93,16 @@ def test_incremental_v1_to_v2_fetches_only_new_articles(
     holding_new = {
         r.path
         for r in listing_requests(site.log)
-        if any(a["url"].rsplit("/", 1)[-1] in (SITE / "v2" / r.path.lstrip("/") /
-               ("" if r.path.endswith(".html") else "index.html")).read_text("utf-8")
-               for a in new)
+        if any(
+            a["url"].rsplit("/", 1)[-1]
+            in (
+                SITE
+                / "v2"
+                / r.path.lstrip("/")
+                / ("" if r.path.endswith(".html") else "index.html")
+            ).read_text("utf-8")
+            for a in new
+        )
     }
     assert len(listing_requests(site.log)) <= len(holding_new) + len(CATEGORIES)
 
@@ -159,8 +169,13 @@ def test_bad_command_lines(
 
 def test_unreachable_site_fails_the_run(sqlite_url: str, tmp_path: Path) -> None:
     result = ecnews(
-        "crawl", "--base-url", "http://127.0.0.1:9", "-s", "RETRY_TIMES=0",
-        database_url=sqlite_url, tmp_path=tmp_path,
+        "crawl",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "-s",
+        "RETRY_TIMES=0",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
     )
     assert result.returncode == EXIT_FAILED
 
@@ -175,7 +190,11 @@ def _start_crawl(site: SiteServer, db: str, tmp_path: Path, *args: str) -> subpr
     }
     return subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "crawl", "--base-url", site.url, *args],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -224,7 +243,8 @@ def test_sigkill_then_resume_loses_nothing(
     problems = compare(export(sqlite_url, tmp_path), load_jsonl(SITE / "gold-v1.jsonl"))
     assert not problems, "\n".join(problems)
     runs = ecnews("runs", database_url=sqlite_url, tmp_path=tmp_path).stdout
-    assert "killed" in runs and "ok" in runs, runs
+    assert "killed" in runs, runs
+    assert "ok" in runs, runs
 
 
 def test_sigkill_then_plain_incremental_run_loses_nothing(
