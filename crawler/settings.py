@@ -84,7 +84,10 @@ ECNEWS_IDLE_CLOSE_SECONDS = float(os.environ.get("ECNEWS_IDLE_CLOSE_SECONDS", "1
 EXTENSIONS = {
     "crawler.runs.CrawlRunRecorder": 500,
     "spidermon.contrib.scrapy.extensions.Spidermon": 510,
+    "crawler.progress.TerminalProgress": 530,
 }
+# Seconds between progress-line updates when stderr is a terminal (0: never).
+PROGRESS_INTERVAL = 1.0
 SPIDERMON_ENABLED = True
 SPIDERMON_SPIDER_CLOSE_MONITORS = ("crawler.monitors.SpiderCloseMonitorSuite",)
 SPIDERMON_EXPECTED_FINISH_REASONS = ["finished"]
