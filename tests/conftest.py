@@ -66,6 +66,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+def crawl_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `ecnews` child process: its own database, lock and jobdir."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
+        "ECNEWS_JOBDIR": str(tmp_path / "job"),
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
 def ecnews(
     *args: str,
     database_url: str,
@@ -74,14 +86,7 @@ def ecnews(
     timeout: float = 240,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `ecnews` command in a child process (Twisted's reactor runs once)."""
-    full_env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
-        "ECNEWS_JOBDIR": str(tmp_path / "job"),
-        "PYTHONPATH": str(ROOT),
-        **(env or {}),
-    }
+    full_env = crawl_env(database_url, tmp_path, **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "crawler.cli", *args],
         cwd=ROOT,

@@ -4,7 +4,6 @@ judged into exit codes, resumable after SIGKILL."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 from crawler.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.run import CrawlLock
-from tests.conftest import ROOT, SITE, ecnews
+from tests.conftest import ROOT, SITE, crawl_env, ecnews
 from tests.gold import compare, load_jsonl
 
 if TYPE_CHECKING:
@@ -181,13 +180,7 @@ def test_unreachable_site_fails_the_run(sqlite_url: str, tmp_path: Path) -> None
 
 
 def _start_crawl(site: SiteServer, db: str, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": db,
-        "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
-        "ECNEWS_JOBDIR": str(tmp_path / "job"),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = crawl_env(db, tmp_path)
     return subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "crawl", "--base-url", site.url, *args],
         cwd=ROOT,

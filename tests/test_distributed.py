@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ROOT, SITE, ecnews
+from tests.conftest import ROOT, SITE, crawl_env, ecnews
 from tests.gold import compare, load_jsonl
 from tests.test_cron import ARTICLE, manifest
 
@@ -27,14 +26,7 @@ WORKERS = 3
 
 
 def _env(db: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": db,
-        "REDIS_URL": redis_url,
-        "ECNEWS_IDLE_CLOSE_SECONDS": "3",
-        "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
-        "PYTHONPATH": str(ROOT),
-    }
+    return crawl_env(db, tmp_path, REDIS_URL=redis_url, ECNEWS_IDLE_CLOSE_SECONDS="3")
 
 
 def seed(site: SiteServer, db: str, redis_url: str, tmp_path: Path, mode: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import ROOT, ecnews
+from tests.conftest import ROOT, crawl_env, ecnews
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,13 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_progress_line_on_a_terminal(site: SiteServer, sqlite_url: str, tmp_path: Path) -> None:
     leader, follower = pty.openpty()
-    env = {
-        **os.environ,
-        "DATABASE_URL": sqlite_url,
-        "ECNEWS_LOCK_FILE": str(tmp_path / "lock"),
-        "ECNEWS_JOBDIR": str(tmp_path / "job"),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = crawl_env(sqlite_url, tmp_path)
     process = subprocess.Popen(
         [
             sys.executable,
