@@ -31,7 +31,17 @@ NEWS_MAX_ARTICLE_PAGES = 50
 
 # -- Storage -----------------------------------------------------------------------------
 # SQLAlchemy URL: SQLite by default, `postgresql+psycopg://user@host/db` in production.
+# A password belongs here, from the environment only: it is never logged.
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/ecnews.db")
+# One transaction per item; a write failing on contention or a lost connection (SQLite
+# busy, PostgreSQL restarting) is tried PERSIST_ATTEMPTS times, waiting PERSIST_BACKOFF
+# * 2^(n-1) seconds between tries (the crawl waits too: nothing is fetched that could
+# not be stored).
+PERSIST_ATTEMPTS = 5
+PERSIST_BACKOFF = 0.2
+# Writes that still fail are kept here (JSON lines, one file per database) and written
+# at the start of the next run; the run that could not write them exits 1.
+PERSIST_SPOOL_DIR = os.environ.get("ECNEWS_SPOOL_DIR", "data/spool")
 
 # -- Politeness --------------------------------------------------------------------------
 # Contact URL put in the User-Agent so the site's admins can reach us.
@@ -51,10 +61,41 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
+# A response shorter than its Content-Length (a dropped connection) is an error, retried,
+# never parsed as a page (Scrapy's default, stated: a truncated page must not be stored).
+DOWNLOAD_FAIL_ON_DATALOSS = True
+
+# -- Staying on the site, reading pages right (crawler/middlewares.py) --------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Every request must be on NEWS_SITE_URL's host and port: links, redirects, retries.
+    "crawler.middlewares.SiteOnlyMiddleware": 45,
+    # Redirects off the site or in a loop are not followed (news/refused/<reason>).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.SiteMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.SiteRedirectMiddleware": 600,
+    # Lying charsets, binary files served as HTML, pages over DOWNLOAD_MAXSIZE; after
+    # decompression (590), before anything parses the page.
+    "crawler.middlewares.ResponseCheckMiddleware": 585,
+    # Retries with backoff and Retry-After.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+
 # -- Retries -----------------------------------------------------------------------------
 RETRY_ENABLED = True
+# Retries after the first attempt (connection resets, timeouts, truncated bodies, and
+# the status codes below); a page still failing is recorded as failed for the run and
+# requested again by the next run.
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Retry n waits RETRY_BACKOFF_BASE * 2^(n-1) seconds (plus up to 25 % jitter), at most
+# RETRY_BACKOFF_MAX, without blocking other downloads.
+RETRY_BACKOFF_BASE = 0.5
+RETRY_BACKOFF_MAX = 30.0
+# A 429/503 with Retry-After is retried no sooner than asked. Longer than this: not
+# retried in this run (the page counts as failed, and the next run asks again).
+RETRY_AFTER_MAX = 60.0
 
 # -- Pipelines: clean text, attribute sources, parse dates, validate, persist ------------
 ITEM_PIPELINES = {

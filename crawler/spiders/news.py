@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.distributed import apply_redis_settings
 from crawler.items import ArticleItem, ListingItem, PageStatusItem
+from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 from pipelines._dates import parse_published
 from storage.db import get_database
@@ -40,6 +42,8 @@ MODES = ("incremental", "full")
 
 # Text of an element without the scripts and styles inside it (the views counter is a script).
 _VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+# Where the CMS sends a deleted article: the home page or a category listing.
+_NOT_AN_ARTICLE = re.compile(r"^/(?:index\.\w+)?$|^/news/[^/]+/(?:list_\d+\.html)?$")
 
 
 def visible_text(selector: scrapy.Selector | Any) -> str:
@@ -116,6 +120,7 @@ class NewsSpider(scrapy.Spider):
             Request(
                 f"{self.base_url}/news/{slug}/",
                 callback=self.parse_listing,
+                errback=self.listing_failed,
                 cb_kwargs={"slug": slug, "page": 1},
                 # Listings go first, so pagination decisions are not held up by articles.
                 priority=10,
@@ -189,8 +194,23 @@ class NewsSpider(scrapy.Spider):
         yield response.follow(
             next_href,
             callback=self.parse_listing,
+            errback=self.listing_failed,
             cb_kwargs={"slug": slug, "page": page + 1, "resumable": resumable},
             priority=10,
+        )
+
+    def listing_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
+        reason = _failure_reason(failure)
+        # Its links are not followed in this run: the next run walks the listing again.
+        self.crawler.stats.inc_value(f"news/listing/failed/{reason}")
+        self.crawler.stats.inc_value("news/listing/failed")
+        logger.error(
+            "Listing %s page %s failed (%s) at %s",
+            request.cb_kwargs.get("slug"),
+            request.cb_kwargs.get("page"),
+            reason,
+            request.url,
         )
 
     def _complete_walk(self, slug: str) -> None:
@@ -255,7 +275,16 @@ class NewsSpider(scrapy.Spider):
             yield PageStatusItem(item.url, 304)
             return
         if not isinstance(response, TextResponse):
-            self._skip(response, "article_not_html")
+            self._skip(response, "article_not_html", item)
+            return
+        if not response.body.strip():
+            self._skip(response, "article_empty", item)
+            return
+        if response.meta.get("redirect_urls") and _NOT_AN_ARTICLE.match(
+            urlsplit(response.url).path
+        ):
+            # A deleted article the CMS redirects to its home page or a listing.
+            self._skip(response, "article_redirected_away", item)
             return
         item.page_urls.append(response.url)
         item.etag = _header(response, b"ETag")
@@ -278,8 +307,9 @@ class NewsSpider(scrapy.Spider):
     def parse_article_page(
         self, response: Response, item: ArticleItem, pages: list[str]
     ) -> Iterator[Any]:
-        if not isinstance(response, TextResponse):
-            self._skip(response, "article_not_html")
+        if not isinstance(response, TextResponse) or not response.body.strip():
+            # The article is incomplete without this page: nothing is stored for it.
+            self._skip(response, "article_page_not_html", item)
             return
         item.page_urls.append(response.url)
         self._add_content(response, item)
@@ -333,22 +363,35 @@ class NewsSpider(scrapy.Spider):
                 logger.info("Listed article %s is gone (404)", request.url)
                 yield PageStatusItem(item.url, 404)
                 return
-            reason = f"http_{status}"
-        else:
-            reason = failure.type.__name__ if failure.type else "error"
+        if isinstance(failure.value, PageRefused):
+            # Off-site or looping redirects, oversized pages: asking again in the next run
+            # would change nothing, so they do not fail the run (news/refused/<reason>).
+            self.crawler.stats.inc_value("news/article/refused")
+            logger.warning("Article %s not stored: %s", item.url, failure.value)
+            return
+        reason = _failure_reason(failure)
         # Nothing is stored for it: the next run requests it again.
         self.crawler.stats.inc_value(f"news/article/failed/{reason}")
         self.crawler.stats.inc_value("news/article/failed")
         logger.error("Article %s failed (%s) at %s", item.url, reason, request.url)
 
-    def _skip(self, response: Response, reason: str) -> None:
+    def _skip(self, response: Response, reason: str, item: ArticleItem | None = None) -> None:
         self.crawler.stats.inc_value(f"news/skipped/{reason}")
         logger.warning(
-            "Skipped %s: %s (Content-Type %s)",
-            response.url,
+            "Skipped %s: %s (at %s, Content-Type %s)",
+            item.url if item is not None else response.url,
             reason,
+            response.url,
             _header(response, b"Content-Type"),
         )
+
+
+def _failure_reason(failure: Failure) -> str:
+    if isinstance(failure.value, HttpError):
+        return f"http_{failure.value.response.status}"
+    if isinstance(failure.value, PageRefused):
+        return failure.value.reason
+    return failure.type.__name__ if failure.type else "error"
 
 
 def _header(response: Response, name: bytes) -> str | None:
