@@ -295,6 +295,26 @@ def parse_published(text: str | None, *, default_year: int | None = None) -> Par
     return parsed
 
 
+def why_unparsed(text: str | None, *, default_year: int | None = None) -> str | None:
+    """Why ``parse_published`` found no date in ``text``: ``impossible`` (a date shape whose
+    day or time cannot exist, ``2025-02-30``), ``implausible`` (a real date outside the
+    plausibility window), ``unreadable`` (anything else that is not empty); None when
+    ``text`` is empty or does parse. Never raises."""
+    if not isinstance(text, str) or parse_published(text, default_year=default_year):
+        return None
+    cleaned = _clean(text)
+    if not cleaned:
+        return None
+    recognised, parsed = _fast_parse(cleaned, default_year)
+    if recognised and parsed is None:
+        return "impossible"
+    if not recognised:
+        bare = strip_label(cleaned)
+        if len(bare) <= MAX_FALLBACK_CHARS and _YEAR_RE.search(bare):
+            parsed = _dateparser_parse(bare)
+    return "implausible" if parsed is not None else "unreadable"
+
+
 def is_future(parsed: ParsedDate, now: datetime | None = None) -> bool:
     """Whether ``parsed`` lies after ``now`` (default: the current time). A naive ``now`` is
     taken as Asia/Shanghai time."""

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from crawler.items import ArticleItem
-from pipelines._dates import is_future, parse_published
+from pipelines._dates import is_future, parse_published, why_unparsed
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -29,8 +29,11 @@ class DatesPipeline:
             return item
         parsed = parse_published(item.published_raw)
         if parsed is None and item.published_raw:
+            # published_raw keeps the text as written; the listing's date stands in for it.
+            why = why_unparsed(item.published_raw) or "unreadable"
             self.stats.inc_value("pipeline/dates/unparseable")
-            logger.warning("Unreadable date %r on %s", item.published_raw, item.url)
+            self.stats.inc_value(f"pipeline/dates/{why}")
+            logger.warning("%s date %r on %s", why.capitalize(), item.published_raw[:100], item.url)
         item.published_from = "page"
         if parsed is None:
             parsed = parse_published(item.listing_date_raw)

@@ -1,18 +1,36 @@
-"""Hands clean items to storage, one transaction per item, retried on contention."""
+"""Hands clean items to storage, one transaction per item, retried on contention; what
+cannot be written is spooled to disk and written at the start of the next run.
+
+Every item becomes an *entry* (a JSON-able dict: what to write, and when it was seen)
+before it is written, so that what a failed write leaves in the spool is exactly what
+would have been written. Errors are told apart:
+
+- contention or an unavailable database (SQLite busy, a PostgreSQL restart, a lost
+  connection): retried with backoff, then spooled (`pipeline/persist/spooled`);
+- the database refusing the content itself (`DataError`: a value it cannot hold): never
+  retried, set aside in the spool's rejected file for a human (`pipeline/persist/rejected`);
+
+either way `pipeline/persist/failed` counts it, and the run fails (exit 1). The next run
+replays the spool before it crawls (`pipeline/persist/replayed`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from crawler.items import ArticleItem, ListingItem, PageStatusItem
 from pipelines._dates import parse_published
 from storage.db import get_database
+from storage.models import ArticleUrl, Page
 from storage.repository import ArticleRecord, ConcurrentWrite, Repository
+from storage.spool import Replayed, Spool
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -23,8 +41,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Contention (another crawl writing, SQLite busy, a PostgreSQL serialization failure or
-# restart) is retried with backoff; past that the error propagates and the run fails.
-RETRYABLE = (ConcurrentWrite, IntegrityError, OperationalError)
+# restart) is retried with backoff; past that the entry is spooled and the run fails.
+RETRYABLE = (ConcurrentWrite, IntegrityError, OperationalError, InterfaceError)
+# The database cannot be reached or is locked: later writes would fail the same way.
+UNAVAILABLE = (OperationalError, InterfaceError)
+# The database refuses the content: retrying or replaying would not help.
+REFUSED = (DataError,)
+
+Entry = dict[str, Any]
 
 
 def now() -> dt.datetime:
@@ -33,13 +57,23 @@ def now() -> dt.datetime:
 
 class PersistPipeline:
     def __init__(
-        self, database_url: str, stats: StatsCollector, *, attempts: int = 5, backoff: float = 0.2
+        self,
+        database_url: str,
+        stats: StatsCollector,
+        *,
+        attempts: int = 5,
+        backoff: float = 0.2,
+        spool_dir: str | None = None,
     ) -> None:
         self.database_url = database_url
         self.stats = stats
-        self.attempts = attempts
+        self.attempts = max(1, attempts)
         self.backoff = backoff
+        self.spool = Spool(spool_dir, database_url) if spool_dir else None
         self.database: Database | None = None
+        # Set when the database stayed unavailable through a whole retry budget: later
+        # writes try once (and spool at once) until one succeeds again.
+        self._unavailable = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -50,40 +84,135 @@ class PersistPipeline:
             crawler.stats,
             attempts=settings.getint("PERSIST_ATTEMPTS", 5),
             backoff=settings.getfloat("PERSIST_BACKOFF", 0.2),
+            spool_dir=settings.get("PERSIST_SPOOL_DIR") or None,
         )
 
     def open_spider(self) -> None:
         self.database = get_database(self.database_url)
+        self.replay_spool()
+
+    def close_spider(self) -> None:
+        spooled = int(self.stats.get_value("pipeline/persist/spooled", 0) or 0)
+        if spooled and self.spool is not None:
+            logger.error(
+                "%d writes could not reach the database; kept in %s for the next run",
+                spooled,
+                self.spool.path,
+            )
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, ArticleItem):
-            outcome = self._write(lambda repo, at: self._store_article(repo, item, at))
-            self.stats.inc_value(f"pipeline/persist/{outcome}")
-        elif isinstance(item, ListingItem):
-            self._write(lambda repo, at: self._store_listing(repo, item, at))
-        elif isinstance(item, PageStatusItem):
-            self._write(lambda repo, at: self._store_status(repo, item, at))
+        entry = to_entry(item, now())
+        if entry is not None:
+            outcome = self._persist(entry)
+            if outcome is not None and isinstance(item, ArticleItem):
+                self.stats.inc_value(f"pipeline/persist/{outcome}")
         return item
 
-    def _write(self, work: Any) -> Any:
+    # -- writing ----------------------------------------------------------------------
+
+    def _persist(self, entry: Entry) -> str | None:
+        """Write `entry`; on failure spool or reject it (counted). None when not written."""
+        try:
+            return self._write(entry)
+        except REFUSED as error:
+            self._reject(entry, error)
+        except (ConcurrentWrite, DBAPIError) as error:
+            self.stats.inc_value("pipeline/persist/failed")
+            if self.spool is None:
+                raise
+            self.spool.append(entry)
+            self.stats.inc_value("pipeline/persist/spooled")
+            logger.error(
+                "Could not write %s %s (%s); spooled to %s for the next run",
+                entry["kind"],
+                entry_url(entry),
+                _brief(error),
+                self.spool.path,
+            )
+        return None
+
+    def _write(self, entry: Entry, *, replay: bool = False) -> str | None:
         assert self.database is not None, "open_spider was not called"
-        for attempt in range(1, self.attempts + 1):
+        attempts = 1 if self._unavailable else self.attempts
+        for attempt in range(1, attempts + 1):
             try:
                 with self.database.sessions.begin() as session:
-                    return work(Repository(session), now())
+                    result = apply_entry(Repository(session), entry, replay=replay)
             except RETRYABLE as error:
                 if isinstance(error, DBAPIError) and error.connection_invalidated:
                     logger.warning("Database connection lost; reconnecting")
-                if attempt == self.attempts:
-                    self.stats.inc_value("pipeline/persist/failed")
+                if attempt == attempts:
+                    if isinstance(error, UNAVAILABLE):
+                        self._unavailable = True
                     raise
                 self.stats.inc_value("pipeline/persist/retried")
                 logger.info("Write contended (%s); retry %d", type(error).__name__, attempt)
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+            else:
+                self._unavailable = False
+                return result
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _store_article(repo: Repository, item: ArticleItem, at: dt.datetime) -> str:
+    def _reject(self, entry: Entry, error: Exception) -> None:
+        self.stats.inc_value("pipeline/persist/failed")
+        self.stats.inc_value("pipeline/persist/rejected")
+        logger.error(
+            "The database refused %s %s: %s", entry.get("kind"), entry_url(entry), _brief(error)
+        )
+        if self.spool is not None:
+            self.spool.reject(entry, _brief(error))
+
+    # -- the spool --------------------------------------------------------------------
+
+    def replay_spool(self) -> None:
+        """Write what earlier runs spooled, oldest first, before this run writes anything."""
+        if self.spool is None or not self.spool.path.exists():
+            return
+        result = self.spool.replay(self._replay_one)
+        if result.done:
+            logger.info("Wrote %d spooled entries from %s", result.done, self.spool.path)
+        if result.kept:
+            # Still not written: this run fails too, and the next one tries again.
+            self.stats.inc_value("pipeline/persist/failed", result.kept)
+            self.stats.set_value("pipeline/persist/spool_pending", result.kept)
+            logger.error(
+                "%d spooled entries still cannot be written; kept in %s",
+                result.kept,
+                self.spool.path,
+            )
+        if result.unreadable:
+            self.stats.inc_value("pipeline/persist/spool_unreadable", result.unreadable)
+
+    def _replay_one(self, entry: Entry) -> Replayed:
+        try:
+            outcome = self._write(entry, replay=True)
+        except REFUSED as error:
+            self._reject(entry, error)
+            return Replayed.DONE
+        except UNAVAILABLE as error:
+            logger.warning("Spool replay stopped: %s", _brief(error))
+            return Replayed.STOP
+        except (ConcurrentWrite, DBAPIError) as error:
+            logger.warning(
+                "Spooled %s %s kept: %s", entry.get("kind"), entry_url(entry), _brief(error)
+            )
+            return Replayed.KEEP
+        except (KeyError, TypeError, ValueError) as error:  # not an entry this version wrote
+            self._reject(entry, error)
+            return Replayed.DONE
+        self.stats.inc_value(
+            "pipeline/persist/replayed" if outcome != "stale" else "pipeline/persist/replay_stale"
+        )
+        return Replayed.DONE
+
+
+# -- entries: what to write, as JSON-able dicts ---------------------------------------------
+
+
+def to_entry(item: Any, at: dt.datetime) -> Entry | None:
+    """The entry for a Scrapy item, or None for items that are not stored."""
+    seen = at.isoformat()
+    if isinstance(item, ArticleItem):
         # ValidatePipeline ran before: both are set.
         assert item.title is not None
         assert item.body is not None
@@ -100,24 +229,73 @@ class PersistPipeline:
             category_slug=item.category_slug,
             category_name=item.category_name,
         )
-        outcome = repo.store(record, at)
-        repo.record_page(item.url, 200, item.etag, item.last_modified, at)
-        return outcome.value
+        fields = dataclasses.asdict(record)
+        fields["published_at"] = record.published_at.isoformat() if record.published_at else None
+        return {
+            "kind": "article",
+            "at": seen,
+            "record": fields,
+            "etag": item.etag,
+            "last_modified": item.last_modified,
+        }
+    if isinstance(item, ListingItem):
+        return {"kind": "listing", "at": seen, **dataclasses.asdict(item)}
+    if isinstance(item, PageStatusItem):
+        return {"kind": "status", "at": seen, **dataclasses.asdict(item)}
+    return None
 
-    @staticmethod
-    def _store_listing(repo: Repository, item: ListingItem, at: dt.datetime) -> None:
-        parsed = parse_published(item.listing_date_raw)
+
+def entry_url(entry: Entry) -> str:
+    record = entry.get("record")
+    return str(record.get("url") if isinstance(record, dict) else entry.get("url"))
+
+
+def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str | None:
+    """Write one entry in the repository's transaction; the article outcome, or "stale"
+    when a replayed entry is older than what the database holds."""
+    at = dt.datetime.fromisoformat(entry["at"])
+    kind = entry["kind"]
+    if kind == "article":
+        fields = dict(entry["record"])
+        if fields["published_at"] is not None:
+            fields["published_at"] = dt.datetime.fromisoformat(fields["published_at"])
+        record = ArticleRecord(**fields)
+        if replay and _seen_since(
+            repo, select(ArticleUrl.last_seen_at), ArticleUrl.url, record.url, at
+        ):
+            return "stale"
+        outcome = repo.store(record, at)
+        repo.record_page(record.url, 200, entry["etag"], entry["last_modified"], at)
+        return outcome.value
+    if kind == "listing":
+        parsed = parse_published(entry["listing_date_raw"])
         repo.record_listing(
-            item.category_slug,
-            item.category_name,
-            item.url,
+            entry["category_slug"],
+            entry["category_name"],
+            entry["url"],
             parsed.moment.date() if parsed else None,
             at,
         )
-
-    @staticmethod
-    def _store_status(repo: Repository, item: PageStatusItem, at: dt.datetime) -> None:
-        if item.status == 304:
-            repo.touch(item.url, at)
+        return None
+    if kind == "status":
+        if replay and _seen_since(repo, select(Page.fetched_at), Page.url, entry["url"], at):
+            return "stale"
+        if entry["status"] == 304:
+            repo.touch(entry["url"], at)
         else:
-            repo.record_page(item.url, item.status, None, None, at)
+            repo.record_page(entry["url"], entry["status"], None, None, at)
+        return None
+    raise ValueError(f"unknown spool entry kind {kind!r}")
+
+
+def _seen_since(repo: Repository, query: Any, column: Any, url: str, at: dt.datetime) -> bool:
+    """Whether the database heard of `url` after `at` (a replayed entry is then stale)."""
+    seen = repo.session.scalar(query.where(column == url))
+    return seen is not None and seen > at
+
+
+def _brief(error: BaseException) -> str:
+    """The error's first line, without the SQL statement and parameters SQLAlchemy adds."""
+    origin = getattr(error, "orig", None) or error
+    text = str(origin).strip().splitlines()
+    return f"{type(origin).__name__}: {text[0][:300] if text else ''}"
