@@ -92,6 +92,13 @@ class ErrorMonitor(_CrawlMonitor):
             failed, allowed, f"{failed} article pages failed after retries (allowed {allowed})"
         )
 
+    @monitors.name("listing pages that failed after retries")
+    def test_failed_listings(self) -> None:
+        failed = self.stat("news/listing/failed")
+        self.assertEqual(
+            failed, 0, f"{failed} listing pages failed after retries (the next run walks them)"
+        )
+
     @monitors.name("error responses")
     def test_error_responses(self) -> None:
         total = self.stat("downloader/response_count")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import distributed
 from crawler.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
@@ -198,11 +199,13 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
         None,
     )
     if recorder is not None:
-        recorder.finish(
-            reason,
-            status="failed" if problems else "ok",
-            why="; ".join(problems) or None,
-        )
+        try:
+            recorder.finish(
+                reason, status="failed" if problems else "ok", why="; ".join(problems) or None
+            )
+        except SQLAlchemyError as error:
+            # The verdict still reaches cron; the next run marks this row as killed.
+            problems = [*problems, f"the run could not be recorded: {error}"]
     if problems:
         for problem in problems:
             logger.error("Crawl failed: %s", problem)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import get_database
 from storage.models import CrawlRun
@@ -100,7 +101,12 @@ class CrawlRunRecorder:
             run.reason = "the process died without closing the run (SIGKILL, crash, power loss)"
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        self.finish(reason)
+        try:
+            self.finish(reason)
+        except SQLAlchemyError:
+            # The database is down at the end of the run: the monitors report it, and
+            # the next run marks this row as killed.
+            logger.exception("Could not record the end of crawl run %s", self.run_id)
 
     def finish(self, reason: str, *, status: str | None = None, why: str | None = None) -> None:
         """Write the run's end; called at spider close and again with the monitors' verdict."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,7 +35,8 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ecnews.db'}"
 
 
-def _postgres_admin_url() -> str:
+def postgres_admin_url() -> str:
+    """The test PostgreSQL server's URL; skips the test locally, fails it in CI, if none."""
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         if os.environ.get("CI"):
@@ -43,10 +45,10 @@ def _postgres_admin_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
     """A fresh, empty database on the real PostgreSQL server, dropped afterwards."""
-    admin_url = _postgres_admin_url()
+    admin_url = postgres_admin_url()
     name = f"ecnews_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -57,6 +59,12 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
