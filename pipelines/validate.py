@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
 from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
+from pipelines._base import StatsPipeline
 from storage.models import Article, Page, Source
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +53,7 @@ _LIMITS: dict[str, int | None] = {
 _URL_LIMIT = _length(Article.__table__.c.url)
 
 
-class ValidatePipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
+class ValidatePipeline(StatsPipeline):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
