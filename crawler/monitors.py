@@ -6,13 +6,21 @@ verdict this module leaves in the stats (`ecnews/monitors/failed`) and exits 1.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
+from scrapy.exceptions import ScrapyDeprecationWarning
 from spidermon import Monitor, MonitorSuite, monitors
 from spidermon.contrib.scrapy.monitors import FinishReasonMonitor, ItemValidationMonitor
 from spidermon.core.actions import Action
 
 VERDICT_KEY = "ecnews/monitors/failed"
+
+# Spidermon logs its report through Spider.log(), which Scrapy deprecates with a warning on
+# every run: noise in cron's mail, and nothing we can change here.
+warnings.filterwarnings(
+    "ignore", message=r"Spider\.log\(\) is deprecated", category=ScrapyDeprecationWarning
+)
 
 
 class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped

@@ -29,7 +29,7 @@ class TerminalProgress:
     def from_crawler(cls, crawler: Crawler) -> Self:
         interval = crawler.settings.getfloat("PROGRESS_INTERVAL")
         if interval <= 0 or not sys.stderr.isatty():
-            raise NotConfigured("progress is shown on a terminal only")
+            raise NotConfigured  # no message: Scrapy would log one at WARNING, in cron's mail
         assert crawler.stats is not None
         progress = cls(crawler.stats, interval, sys.stderr)
         crawler.signals.connect(progress.spider_opened, signal=signals.spider_opened)

@@ -72,3 +72,20 @@ def test_no_progress_line_when_not_on_a_terminal(
     )
     assert result.returncode == 0
     assert "\x1b[K" not in result.stderr
+
+
+def test_a_clean_cron_run_mails_nothing(site: SiteServer, sqlite_url: str, tmp_path: Path) -> None:
+    """With the README's cron line (LOG_LEVEL=WARNING), a run that went well prints nothing,
+    though the site answered a 404 and two 503s on the way."""
+    result = ecnews(
+        "crawl",
+        "--base-url",
+        site.url,
+        "-s",
+        "LOG_LEVEL=WARNING",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr == ""
