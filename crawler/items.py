@@ -49,12 +49,12 @@ class ArticleItem:
 
 @dataclass(slots=True)
 class ListingItem:
-    """A category listing links `url` (with that listing date): the article is in it."""
+    """A category listing page links these articles (URL, listing date as shown): they are
+    in that category. One item per page, written in one go."""
 
-    url: str
     category_slug: str
     category_name: str
-    listing_date_raw: str | None = None
+    links: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

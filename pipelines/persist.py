@@ -246,8 +246,14 @@ def to_entry(item: Any, at: dt.datetime) -> Entry | None:
 
 
 def entry_url(entry: Entry) -> str:
+    """What an entry is about, for logs: its URL, or a listing page's links."""
     record = entry.get("record")
-    return str(record.get("url") if isinstance(record, dict) else entry.get("url"))
+    if isinstance(record, dict):
+        return str(record.get("url"))
+    links = entry.get("links")
+    if isinstance(links, list):
+        return f"{entry.get('category_slug')} listing page of {len(links)} links"
+    return str(entry.get("url"))
 
 
 def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str | None:
@@ -268,14 +274,8 @@ def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str 
         repo.record_page(record.url, 200, entry["etag"], entry["last_modified"], at)
         return outcome.value
     if kind == "listing":
-        parsed = parse_published(entry["listing_date_raw"])
-        repo.record_listing(
-            entry["category_slug"],
-            entry["category_name"],
-            entry["url"],
-            parsed.moment.date() if parsed else None,
-            at,
-        )
+        links = [(url, _day(raw)) for url, raw in entry["links"]]
+        repo.record_listings(entry["category_slug"], entry["category_name"], links, at)
         return None
     if kind == "status":
         if replay and _seen_since(repo, select(Page.fetched_at), Page.url, entry["url"], at):
@@ -286,6 +286,11 @@ def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str 
             repo.record_page(entry["url"], entry["status"], None, None, at)
         return None
     raise ValueError(f"unknown spool entry kind {kind!r}")
+
+
+def _day(raw: str | None) -> dt.date | None:
+    parsed = parse_published(raw)
+    return parsed.moment.date() if parsed else None
 
 
 def _seen_since(repo: Repository, query: Any, column: Any, url: str, at: dt.datetime) -> bool:

@@ -12,15 +12,17 @@ import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, literal, select, update
+from sqlalchemy import delete, event, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import (
     Article,
     ArticleCategory,
     ArticleUrl,
+    Base,
     Category,
     Listing,
     Page,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable, Sequence
 
+    from sqlalchemy import Table
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
@@ -80,6 +83,45 @@ class ArticleRecord:
 _CONTENT_FIELDS = ("title", "body", "published_at", "date_precision", "source_title", "author")
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """The hot INSERTs, built once per dialect on the tables (not the ORM classes) and run
+    with parameters: building `.values(...)` per call cost more than executing it."""
+
+    article: Any
+    url: Any
+    page: Any
+    listing: Any
+    category_link: Any
+
+
+def _table(model: type[Base]) -> Table:
+    return cast("Table", model.__table__)
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    articles, urls = _table(Article), _table(ArticleUrl)
+    page = insert(_table(Page))
+    listing = insert(_table(Listing))
+    return _Statements(
+        article=insert(articles).on_conflict_do_nothing().returning(articles.c.id),
+        url=insert(urls)
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(urls.c.article_id),
+        page=page.on_conflict_do_update(
+            index_elements=["url"],
+            set_={c: page.excluded[c] for c in ("status", "etag", "last_modified", "fetched_at")},
+        ),
+        listing=listing.on_conflict_do_update(
+            index_elements=["category_id", "url"],
+            set_={c: listing.excluded[c] for c in ("listing_date", "last_seen_at")},
+        ),
+        category_link=insert(_table(ArticleCategory)).on_conflict_do_nothing(),
+    )
+
+
 def _insert(session: Session, table: Any) -> Any:
     """A dialect `insert()` with `on_conflict_*` for the session's database."""
     name = session.get_bind().dialect.name
@@ -90,41 +132,77 @@ def _insert(session: Session, table: Any) -> Any:
     raise NotImplementedError(f"unsupported database dialect {name!r}")
 
 
+# (database, kind, name) -> id of category and source rows seen committed; see _reference_id.
+_COMMITTED_IDS: dict[tuple[str, str, str], int] = {}
+
+
 class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._database_key = str(session.get_bind().engine.url)  # str() masks the password
+        self._uncommitted_ids: dict[tuple[str, str, str], int] = {}
+        self._statements = _statements(session.get_bind().dialect.name)
 
     # -- reference data ---------------------------------------------------------------
 
     def category_id(self, slug: str, name: str | None = None) -> int:
-        stmt = _insert(self.session, Category).values(slug=slug, name=name or slug)
-        self.session.execute(stmt.on_conflict_do_nothing(index_elements=["slug"]))
-        return self.session.scalars(select(Category.id).where(Category.slug == slug)).one()
+        return self._reference_id(Category, Category.slug, slug, {"name": name or slug})
 
     def source_id(self, name: str) -> int:
-        stmt = _insert(self.session, Source).values(name=name)
-        self.session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-        return self.session.scalars(select(Source.id).where(Source.name == name)).one()
+        return self._reference_id(Source, Source.name, name, {})
+
+    def _reference_id(self, model: Any, key: Any, value: str, extra: dict[str, Any]) -> int:
+        """The id of a category or source row, inserted if new.
+
+        Those rows are never deleted, so ids seen committed are cached for the process:
+        two statements fewer for every item stored.
+        """
+        cache_key = (self._database_key, key.key, value)
+        cached = _COMMITTED_IDS.get(cache_key)
+        if cached is not None:
+            return cached
+        found = self.session.scalar(select(model.id).where(key == value))
+        if found is None:
+            stmt = _insert(self.session, model).values({key.key: value, **extra})
+            self.session.execute(stmt.on_conflict_do_nothing(index_elements=[key.key]))
+            found = self.session.scalars(select(model.id).where(key == value)).one()
+        if not self._uncommitted_ids:
+            # Cached only once this transaction commits: a rolled-back insert has no row.
+            event.listen(self.session, "after_commit", self._promote_ids, once=True)
+        self._uncommitted_ids[cache_key] = found
+        return int(found)
+
+    def _promote_ids(self, _session: Session) -> None:
+        _COMMITTED_IDS.update(self._uncommitted_ids)
+        self._uncommitted_ids.clear()
 
     # -- listings ---------------------------------------------------------------------
 
-    def record_listing(
-        self, slug: str, name: str | None, url: str, listing_date: dt.date | None, now: dt.datetime
+    def record_listings(
+        self,
+        slug: str,
+        name: str | None,
+        links: Sequence[tuple[str, dt.date | None]],
+        now: dt.datetime,
     ) -> None:
-        """A category listing links `url`: remember it, and link the category if stored."""
+        """A listing page links these URLs (with these dates): remember them, and link the
+        category to those already stored. Two statements for the whole page."""
+        if not links:
+            return
         category_id = self.category_id(slug, name)
-        stmt = _insert(self.session, Listing).values(
-            category_id=category_id, url=url, listing_date=listing_date, last_seen_at=now
-        )
+        by_url = dict(reversed(links))  # one row per URL, its first listing on the page
         self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["category_id", "url"],
-                set_={"listing_date": stmt.excluded.listing_date, "last_seen_at": now},
-            )
+            self._statements.listing,
+            [
+                {"category_id": category_id, "url": url, "listing_date": day, "last_seen_at": now}
+                for url, day in by_url.items()
+            ],
         )
         link = _insert(self.session, ArticleCategory).from_select(
             ["article_id", "category_id"],
-            select(ArticleUrl.article_id, literal(category_id)).where(ArticleUrl.url == url),
+            select(ArticleUrl.article_id, literal(category_id)).where(
+                ArticleUrl.url.in_(list(by_url))
+            ),
         )
         self.session.execute(link.on_conflict_do_nothing())
 
@@ -201,19 +279,15 @@ class Repository:
         last_modified: str | None,
         now: dt.datetime,
     ) -> None:
-        stmt = _insert(self.session, Page).values(
-            url=url, status=status, etag=etag, last_modified=last_modified, fetched_at=now
-        )
         self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["url"],
-                set_={
-                    "status": stmt.excluded.status,
-                    "etag": stmt.excluded.etag,
-                    "last_modified": stmt.excluded.last_modified,
-                    "fetched_at": now,
-                },
-            )
+            self._statements.page,
+            {
+                "url": url,
+                "status": status,
+                "etag": etag,
+                "last_modified": last_modified,
+                "fetched_at": now,
+            },
         )
 
     def validators(self, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
@@ -263,38 +337,33 @@ class Repository:
                 outcome = Outcome.NEW
         if record.category_slug:
             category_id = self.category_id(record.category_slug, record.category_name)
-            stmt = _insert(self.session, ArticleCategory).values(
-                article_id=article_id, category_id=category_id
+            self.session.execute(
+                self._statements.category_link,
+                {"article_id": article_id, "category_id": category_id},
             )
-            self.session.execute(stmt.on_conflict_do_nothing())
         self._link_listed_categories(article_id)
         return outcome
 
     def _insert_article(
         self, record: ArticleRecord, hash_: str, key: str, source_id: int | None, now: dt.datetime
     ) -> int:
-        stmt = (
-            _insert(self.session, Article)
-            .values(
-                url=record.url,
-                title=record.title,
-                body=record.body,
-                content_hash=hash_,
-                dedupe_key=key,
-                published_at=record.published_at,
-                date_precision=record.date_precision,
-                published_raw=record.published_raw,
-                source_id=source_id,
-                source_title=record.source_title,
-                author=record.author,
-                first_seen_at=now,
-                updated_at=now,
-                last_seen_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(Article.id)
-        )
-        article_id = self.session.scalar(stmt)
+        params = {
+            "url": record.url,
+            "title": record.title,
+            "body": record.body,
+            "content_hash": hash_,
+            "dedupe_key": key,
+            "published_at": record.published_at,
+            "date_precision": record.date_precision,
+            "published_raw": record.published_raw,
+            "source_id": source_id,
+            "source_title": record.source_title,
+            "author": record.author,
+            "first_seen_at": now,
+            "updated_at": now,
+            "last_seen_at": now,
+        }
+        article_id = self.session.scalar(self._statements.article, params)
         if article_id is None:
             # Another writer stored this URL or this content since we looked.
             raise ConcurrentWrite(record.url)
@@ -302,13 +371,8 @@ class Repository:
         return int(article_id)
 
     def _add_url(self, article_id: int, url: str, now: dt.datetime) -> None:
-        stmt = (
-            _insert(self.session, ArticleUrl)
-            .values(url=url, article_id=article_id, first_seen_at=now, last_seen_at=now)
-            .on_conflict_do_nothing(index_elements=["url"])
-            .returning(ArticleUrl.article_id)
-        )
-        if self.session.scalar(stmt) is None:
+        params = {"url": url, "article_id": article_id, "first_seen_at": now, "last_seen_at": now}
+        if self.session.scalar(self._statements.url, params) is None:
             raise ConcurrentWrite(url)
 
     def _revise(

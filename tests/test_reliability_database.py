@@ -163,7 +163,7 @@ def test_sqlite_locked_beyond_retries_spools_and_the_next_run_writes(tmp_path: P
     first = pipeline(db, tmp_path / "spool")
     holder = _hold_sqlite_lock(tmp_path / "locked.db")
     try:
-        for item in (article(), ListingItem(URL, "rdjj", "热点聚焦", "2025-09-01")):
+        for item in (article(), ListingItem("rdjj", "热点聚焦", [(URL, "2025-09-01")])):
             assert first.process_item(item) is item  # no exception: spooled
     finally:
         holder.execute("ROLLBACK")
@@ -231,7 +231,7 @@ def test_content_the_database_refuses_is_set_aside_not_retried(
 def test_every_item_kind_round_trips_through_an_entry(database_url: str) -> None:
     database = Database(database_url)
     items = [
-        ListingItem(URL, "rdjj", "热点聚焦", "2025-09-01"),
+        ListingItem("rdjj", "热点聚焦", [(URL, "2025-09-01")]),
         article(),
         PageStatusItem(URL, 304),
         PageStatusItem(URL + "?gone", 404),

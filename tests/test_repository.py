@@ -110,12 +110,12 @@ def test_listing_links_categories_whichever_comes_first(db: Database) -> None:
     other = f"{SITE}/news/jxal/2025/0822/1001.html"
     with db.sessions.begin() as session:
         repo = Repository(session)
-        repo.record_listing("sjbg", "数据报告", RECORD.url, dt.date(2025, 8, 22), T0)
+        repo.record_listings("sjbg", "数据报告", [(RECORD.url, dt.date(2025, 8, 22))], T0)
     store(db, RECORD)
     with db.sessions.begin() as session:
         repo = Repository(session)
-        repo.record_listing("zcfg", "政策法规", RECORD.url, dt.date(2025, 8, 22), T0)
-        repo.record_listing("jxal", "教学案例", other, dt.date(2025, 8, 22), T0)
+        repo.record_listings("zcfg", "政策法规", [(RECORD.url, dt.date(2025, 8, 22))], T0)
+        repo.record_listings("jxal", "教学案例", [(other, dt.date(2025, 8, 22))], T0)
     with db.sessions() as session:
         (record,) = export_records(session)
     assert record["categories"] == ["政策法规", "数据报告", "热点聚焦"]
@@ -130,7 +130,7 @@ def test_known_listing_urls_need_same_date_and_a_resolution(db: Database) -> Non
     with db.sessions.begin() as session:
         repo = Repository(session)
         for url in (RECORD.url, gone, unresolved):
-            repo.record_listing("rdjj", "热点聚焦", url, day, T0)
+            repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
         repo.record_page(gone, 404, None, None, T0)
     with db.sessions() as session:
         repo = Repository(session)
@@ -207,10 +207,22 @@ def test_pending_links_are_the_unresolved_ones_and_can_be_forgotten(db: Database
     with db.sessions.begin() as session:
         repo = Repository(session)
         for url in (RECORD.url, failed, gone):
-            repo.record_listing("rdjj", "热点聚焦", url, day, T0)
+            repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
         repo.record_page(gone, 404, None, None, T0)
         assert repo.pending_listing_urls("rdjj") == {failed}
         assert repo.pending_listing_urls("zcfg") == set()
         repo.forget_listing_urls("rdjj", {failed, RECORD.url})
         assert repo.pending_listing_urls("rdjj") == set()
     assert count(db, Listing) == 2  # the stored article's listing row stays
+
+
+def test_a_rolled_back_source_id_is_not_reused(db: Database) -> None:
+    """Ids of sources and categories are cached only once committed."""
+    record = replace(RECORD, source="只在回滚里出现的来源")
+    with db.sessions() as session, session.begin():
+        Repository(session).store(record, T0)
+        session.rollback()
+    assert store(db, record) is Outcome.NEW  # a stale cached id would break the foreign key
+    with db.sessions() as session:
+        (exported,) = export_records(session)
+    assert exported["source"] == "只在回滚里出现的来源"

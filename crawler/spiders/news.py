@@ -2,7 +2,7 @@
 
 It extracts raw strings only; the pipelines clean them (see crawler/items.py).
 Listing data the article page lacks (category, listing date, link title) travels with
-the request in `cb_kwargs`. Every listing link is also yielded as a ListingItem, so an
+the request in `cb_kwargs`. Every listing page is also yielded as a ListingItem, so an
 article listed in several categories gets all of them although it is fetched once.
 """
 
@@ -150,8 +150,7 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("news/listing/pages")
         self.crawler.stats.inc_value("news/listing/links", len(links))
 
-        for url, data in links:
-            yield ListingItem(url, slug, name, data["listing_date_raw"])
+        yield ListingItem(slug, name, [(url, data["listing_date_raw"]) for url, data in links])
 
         known: set[str] = set()
         validators: dict[str, tuple[str | None, str | None]] = {}
