@@ -63,3 +63,11 @@ class PageStatusItem:
 
     url: str
     status: int
+
+
+@dataclass(slots=True)
+class WalkCompleteItem:
+    """The walk of a category listing ended properly (see Repository.begin_walk). An item,
+    so it is written after the listing pages the walk yielded before it."""
+
+    category_slug: str

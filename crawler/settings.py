@@ -39,6 +39,11 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/ecnews.db")
 # not be stored).
 PERSIST_ATTEMPTS = 5
 PERSIST_BACKOFF = 0.2
+# Items are written in batches of this many (or what arrived within PERSIST_BATCH_SECONDS),
+# one transaction each, on a writer thread; an item counts as scraped only once its batch
+# has committed. 1: every item in its own transaction, on the reactor thread.
+PERSIST_BATCH_SIZE = 50
+PERSIST_BATCH_SECONDS = 0.2
 # Writes that still fail are kept here (JSON lines, one file per database) and written
 # at the start of the next run; the run that could not write them exits 1.
 PERSIST_SPOOL_DIR = os.environ.get("ECNEWS_SPOOL_DIR", "data/spool")

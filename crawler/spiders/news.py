@@ -20,7 +20,7 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.distributed import apply_redis_settings
-from crawler.items import ArticleItem, ListingItem, PageStatusItem
+from crawler.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
 from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 from pipelines._dates import parse_published
@@ -177,7 +177,7 @@ class NewsSpider(scrapy.Spider):
             # run is still unresolved (its fetch failed or was killed): stop here.
             self.crawler.stats.inc_value("news/listing/stopped_early")
             logger.info("Listing %s page %d holds only stored articles: stop here", slug, page)
-            self._complete_walk(slug)
+            yield WalkCompleteItem(slug)
             return
         next_href = response.xpath(
             '//div[contains(@class, "pagelist")]//a[contains(normalize-space(.), "下一页")]/@href'
@@ -188,7 +188,7 @@ class NewsSpider(scrapy.Spider):
                 logger.info("%d unresolved %s links are no longer listed", len(pending), slug)
                 with self.database.sessions.begin() as session:
                     Repository(session).forget_listing_urls(slug, pending)
-            self._complete_walk(slug)
+            yield WalkCompleteItem(slug)
             return
         yield response.follow(
             next_href,
@@ -211,10 +211,6 @@ class NewsSpider(scrapy.Spider):
             reason,
             request.url,
         )
-
-    def _complete_walk(self, slug: str) -> None:
-        with self.database.sessions.begin() as session:
-            Repository(session).complete_walk(slug, _now())
 
     def _listing_links(self, response: TextResponse) -> Iterator[tuple[str, dict[str, Any]]]:
         """(canonical URL, listing data) of each item of a listing page, on this site only."""
