@@ -36,6 +36,7 @@ def table(results: dict[str, Any], args: argparse.Namespace, wall: float) -> str
         "",
         *_crawl_rows(results),
         "",
+        *_worker_rows(results),
         *_stage_rows(results),
         "",
         *_date_rows(results["dates"]),
@@ -104,6 +105,21 @@ def _crawl_rows(results: dict[str, Any]) -> list[str]:
         f"{per_page / 0.85 - per_page:,.0f} µs per page for everything ours"
     )
     return lines
+
+
+def _worker_rows(results: dict[str, Any]) -> list[str]:
+    rates = results.get("workers")
+    if not rates:
+        return []
+    one = rates.get("1") or nan
+    row = " | ".join(
+        f"{n} worker(s) {rate:,.0f} pages/s ({rate / one:.2f}x)" for n, rate in rates.items()
+    )
+    return [
+        "scale-out, full crawl, Redis frontier + PostgreSQL (one run each)",
+        f"  {row}",
+        "",
+    ]
 
 
 def _stage_rows(results: dict[str, Any]) -> list[str]:

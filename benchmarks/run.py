@@ -48,7 +48,7 @@ from parsel import Selector
 from sqlalchemy import create_engine, text
 from w3lib.encoding import html_to_unicode
 
-from benchmarks import crawls, stages
+from benchmarks import crawls, stages, workers
 from benchmarks.databases import POSTGRES_ENV, Databases
 from benchmarks.generate_site import generate
 from benchmarks.preload import preload
@@ -144,6 +144,29 @@ class Bench:
             ]
             for kind, results in runs.items()
         }
+
+    def scale_out(self) -> None:
+        """1, 2 and 3 distributed workers on the same site (one run each: each is long)."""
+        redis_url = os.environ.get("ECNEWS_TEST_REDIS_URL")
+        if not (redis_url and self.dbs.admin_url):
+            self.note("no scale-out figures: they need PostgreSQL and Redis")
+            return
+        root = self.site(self.args.articles)
+        rates: dict[str, float] = {}
+        with crawls.serve(root) as served:
+            for count in (1, 2, 3):
+                name = self.name(f"workers{count}")
+                url = self.dbs.fresh("postgresql", name)
+                try:
+                    result = workers.run(served, url, redis_url, count, self.workdir / name)
+                finally:
+                    self.dbs.drop("postgresql", name)
+                rates[str(count)] = result.pages_per_s
+                self.step(
+                    f"{count} distributed worker(s): {result.pages_per_s:.0f} pages/s "
+                    f"({result.pages} pages in {result.seconds:.1f}s)"
+                )
+        self.results["workers"] = rates
 
     # -- stages and persist scaling ----------------------------------------------------
 
@@ -358,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.note("SQLite only: --no-postgres, or no ECNEWS_TEST_POSTGRES_URL and none installed")
     try:
         bench.crawls()
+        bench.scale_out()
         bench.memory()
         items = bench.stages()
         bench.persist_scaling(items)
