@@ -3,9 +3,11 @@ judged into exit codes, resumable after SIGKILL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -204,6 +206,17 @@ def _wait_for_articles(site: SiteServer, count: int, timeout: float = 60) -> Non
         time.sleep(0.05)
 
 
+def _wait_for_stored(database_url: str, count: int, timeout: float = 60) -> None:
+    path = database_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "nothing was stored"
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(path)) as db:
+            if db.execute("SELECT count(*) FROM articles").fetchone()[0] >= count:
+                return
+        time.sleep(0.05)
+
+
 def test_sigterm_stops_gracefully_and_resume_completes(
     site: SiteServer, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -225,7 +238,7 @@ def test_sigkill_then_resume_loses_nothing(
 ) -> None:
     _slow_articles(site, 300)
     process = _start_crawl(site, sqlite_url, tmp_path, "--mode", "full")
-    _wait_for_articles(site, 6)
+    _wait_for_stored(sqlite_url, 4)  # writes are batched: wait for committed ones
     process.kill()
     process.communicate(timeout=30)
     stored_before = len(export(sqlite_url, tmp_path))
