@@ -8,19 +8,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-GOLD_FIELDS = (
-    "url",
-    "urls",
-    "title",
-    "categories",
-    "published_at",
-    "date_precision",
-    "source",
-    "source_title",
-    "author",
-    "body",
-    "content_hash",
-)
+from storage.export import FIELDS
+
+# The export's fields but the two that depend on when the crawl ran.
+GOLD_FIELDS = tuple(f for f in FIELDS if f not in {"first_seen_at", "updated_at"})
 
 
 def load_jsonl(path: Path | str) -> list[dict[str, Any]]:
