@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from crawler.urls import url_path
 from storage.export import FIELDS
 
 # The export's fields but the two that depend on when the crawl ran.
@@ -16,11 +16,6 @@ GOLD_FIELDS = tuple(f for f in FIELDS if f not in {"first_seen_at", "updated_at"
 
 def load_jsonl(path: Path | str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def compare(export: list[dict[str, Any]], gold: list[dict[str, Any]]) -> list[str]:
@@ -33,7 +28,7 @@ def compare(export: list[dict[str, Any]], gold: list[dict[str, Any]]) -> list[st
     by_path = {path: index for index, record in enumerate(gold) for path in record["urls"]}
     matched: dict[int, int] = {}
     for record in export:
-        paths = {_path(u) for u in [record["url"], *record["urls"]]}
+        paths = {url_path(u) for u in [record["url"], *record["urls"]]}
         hits = {by_path[p] for p in paths if p in by_path}
         if not hits:
             problems.append(f"extra record not in gold: {record['url']} {record['title']!r}")
@@ -47,9 +42,9 @@ def compare(export: list[dict[str, Any]], gold: list[dict[str, Any]]) -> list[st
         for field in GOLD_FIELDS:
             got, expected = record.get(field), want.get(field)
             if field == "url":
-                got, expected = _path(got or "") in want["urls"], True
+                got, expected = url_path(got or "") in want["urls"], True
             elif field == "urls":
-                got, expected = sorted(_path(u) for u in got or []), sorted(expected)
+                got, expected = sorted(url_path(u) for u in got or []), sorted(expected)
             elif field == "published_at" and got and expected:
                 got = dt.datetime.fromisoformat(got)
                 expected = dt.datetime.fromisoformat(expected)
