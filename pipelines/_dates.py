@@ -25,7 +25,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
@@ -323,3 +323,9 @@ def is_future(parsed: ParsedDate, now: datetime | None = None) -> bool:
     elif now.tzinfo is None:
         now = now.replace(tzinfo=SHANGHAI)
     return parsed.moment > now
+
+
+def parse_day(text: str | None) -> date | None:
+    """The calendar day a text gives (a listing's date), in the site's time zone."""
+    parsed = parse_published(text)
+    return parsed.moment.date() if parsed else None

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from crawler.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
-from pipelines._dates import parse_published
+from pipelines._dates import parse_day
 from storage.db import get_database
 from storage.models import ArticleUrl, Page
 from storage.repository import ArticleRecord, ConcurrentWrite, Repository
@@ -364,7 +364,7 @@ def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str 
         repo.record_page(record.url, 200, entry["etag"], entry["last_modified"], at)
         return outcome.value
     if kind == "listing":
-        links = [(url, _day(raw)) for url, raw in entry["links"]]
+        links = [(url, parse_day(raw)) for url, raw in entry["links"]]
         repo.record_listings(entry["category_slug"], entry["category_name"], links, at)
         return None
     if kind == "walk_complete":
@@ -379,11 +379,6 @@ def apply_entry(repo: Repository, entry: Entry, *, replay: bool = False) -> str 
             repo.record_page(entry["url"], entry["status"], None, None, at)
         return None
     raise ValueError(f"unknown spool entry kind {kind!r}")
-
-
-def _day(raw: str | None) -> dt.date | None:
-    parsed = parse_published(raw)
-    return parsed.moment.date() if parsed else None
 
 
 def _seen_since(repo: Repository, query: Any, column: Any, url: str, at: dt.datetime) -> bool:

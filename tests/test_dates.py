@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pipelines._dates import (
     _dateparser_parse,
     _fast_parse,
     is_future,
+    parse_day,
     parse_published,
     strip_label,
 )
@@ -455,3 +456,17 @@ def test_offset_zone_converted() -> None:
     assert parsed is not None
     assert parsed.moment == datetime(2025, 8, 22, 10, 30, tzinfo=timezone(timedelta(hours=-5)))
     assert parsed.moment.tzinfo is SHANGHAI
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-08-22", date(2025, 8, 22)),
+        ("发布时间：2025-08-22 23:59:59", date(2025, 8, 22)),
+        ("2025-02-30", None),
+        (None, None),
+    ],
+    ids=["day", "labelled-late-evening", "impossible", "none"],
+)
+def test_parse_day(text: str | None, expected: date | None) -> None:
+    assert parse_day(text) == expected

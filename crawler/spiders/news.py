@@ -23,7 +23,7 @@ from crawler.distributed import apply_redis_settings
 from crawler.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
 from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
-from pipelines._dates import parse_published
+from pipelines._dates import parse_day
 from storage.db import get_database
 from storage.repository import Repository
 
@@ -158,7 +158,7 @@ class NewsSpider(scrapy.Spider):
             repository = Repository(session)
             if self.mode == "incremental":
                 known = repository.known_listing_urls(
-                    slug, [(url, _listing_date(d["listing_date_raw"])) for url, d in links]
+                    slug, [(url, parse_day(d["listing_date_raw"])) for url, d in links]
                 )
                 if slug not in self.pending:
                     self.pending[slug] = repository.pending_listing_urls(slug)
@@ -396,8 +396,3 @@ def _header(response: Response, name: bytes) -> str | None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _listing_date(raw: str | None) -> dt.date | None:
-    parsed = parse_published(raw)
-    return parsed.moment.date() if parsed else None
