@@ -39,6 +39,8 @@ BENCH_SETTINGS: dict[str, str] = {
     "ROBOTSTXT_OBEY": "True",
     "LOG_LEVEL": "WARNING",
     "STATS_CLASS": "benchmarks.statsfile.JsonFileStatsCollector",
+    # Batched writes (opt-in, see crawler/settings.py): the figures in the README use them.
+    "PERSIST_BATCH_SIZE": "50",
 }
 
 

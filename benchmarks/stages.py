@@ -159,7 +159,7 @@ def replay(site: Path, base_url: str, database_url: str) -> Replay:
 
 def store_cost(items: list[Any], base_url: str, database_url: str) -> float:
     """Seconds the store stage takes for ``items`` (what a replay persisted), alone."""
-    spider, pipelines = build(base_url, database_url)
+    spider, pipelines = build(base_url, database_url, batch_size=50)
     store = dict(pipelines)["store"]
 
     async def write_all() -> None:
