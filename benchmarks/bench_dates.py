@@ -1,4 +1,4 @@
-"""Time pipelines._dates.parse_published against plain dateparser.parse.
+"""Time pipelines.rules.dates.parse_published against plain dateparser.parse.
 
 Run: ``.venv/bin/python benchmarks/bench_dates.py [--repeats 7] [--min-seconds 0.2]``
 
@@ -30,7 +30,7 @@ import dateparser
 from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
-from pipelines._dates import (
+from pipelines.rules.dates import (
     _YEAR_RE,
     _clean,
     _dateparser_parse,

@@ -143,7 +143,7 @@ def _date_rows(dates: dict[str, Any]) -> list[str]:
     title = f"date parsing, {dates['strings']} snapshot strings ({dates['distinct']} distinct)"
     return [
         f"{title:60}{'parses/s':>12}",
-        f"  {'pipelines._dates.parse_published':58}{dates['ours']:12,.0f}",
+        f"  {'pipelines.rules.dates.parse_published':58}{dates['ours']:12,.0f}",
         f"  {'dateparser.parse':58}{dates['dateparser']:12,.0f}",
         f"  ratio {dates['speed_up']:.0f}x, identical results: "
         f"{'yes' if dates['identical'] else 'NO'}; target >= {DATES_TARGET:.0f}x and identical: "

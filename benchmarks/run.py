@@ -53,8 +53,8 @@ from benchmarks.databases import POSTGRES_ENV, Databases
 from benchmarks.generate_site import generate
 from benchmarks.preload import preload
 from benchmarks.report import median, table
-from crawler.items import ArticleItem
-from pipelines._dates import _YEAR_RE, _clean, parse_published, strip_label
+from pipelines.items import ArticleItem
+from pipelines.rules.dates import _YEAR_RE, _clean, parse_published, strip_label
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "http://127.0.0.1:8080"  # the replays' base URL; nothing listens there

@@ -31,8 +31,8 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.reactor import install_reactor, is_reactor_installed
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem
 from crawler.spiders.news import NewsSpider
+from pipelines.items import ArticleItem
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from crawler.exitcodes import EXIT_OK
 from storage.db import Database, database_url, redacted
 from storage.export import export_records, write_csv, write_jsonl
 from storage.models import CrawlRun
@@ -19,13 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
-
-# Exit codes cron sees (documented in the README).
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
-EXIT_INTERRUPTED = 4
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import redis
 from scrapy import signals
@@ -28,9 +28,8 @@ from scrapy_redis.queue import PriorityQueue
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
+    from scrapy.http import Request
     from scrapy.settings import BaseSettings
-
-    from crawler.spiders.news import NewsSpider
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +38,14 @@ ROUND_TTL = 7 * 24 * 3600
 # Scrapy looks for new requests only every 5 s when a worker's own queue runs dry; with a
 # shared frontier, work appears from other workers at any moment.
 FRONTIER_POLL_SECONDS = 0.5
+
+
+class Seedable(Protocol):
+    """A spider that can name its start requests without running (the news spider)."""
+
+    name: str
+
+    def seed_requests(self) -> list[Request]: ...
 
 
 def round_key(spider: str) -> str:
@@ -96,7 +103,7 @@ def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
     server.expire(dupefilter_key(spider, round_), ROUND_TTL, nx=True)
 
 
-def seed(url: str, spider: NewsSpider, mode: str) -> tuple[int, int]:
+def seed(url: str, spider: Seedable, mode: str) -> tuple[int, int]:
     """Start a new round and put the spider's start requests in the shared queue.
 
     Returns (round, requests queued). Workers' own start requests are then duplicates.

@@ -33,8 +33,9 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from scrapy.utils.asyncio import sleep
 
+from crawler import stats_keys as keys
 from crawler.urls import same_host
-from pipelines._encoding import decode_html
+from pipelines.rules.encoding import decode_html
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -58,7 +59,7 @@ class PageRefused(IgnoreRequest):
 
 def _refuse(stats: StatsCollector | None, reason: str, message: str) -> PageRefused:
     if stats is not None:
-        stats.inc_value(f"news/refused/{reason}")
+        stats.inc_value(f"{keys.REFUSED}{reason}")
     logger.warning("Refused: %s (%s)", message, reason)
     return PageRefused(reason, message)
 
@@ -225,7 +226,7 @@ class ResponseCheckMiddleware:
             return response
         body = response.body
         if body.lstrip().startswith(_BINARY_MAGIC):
-            self.stats.inc_value("news/response/binary_as_text")
+            self.stats.inc_value(keys.BINARY_AS_TEXT)
             logger.warning(
                 "%s is a binary file served as %s", response.url, _content_type(response)
             )
@@ -243,7 +244,7 @@ class ResponseCheckMiddleware:
         decoded = decode_html(body, _content_type(response))
         if decoded.problem is None:
             return response
-        self.stats.inc_value(f"news/encoding/{decoded.problem}")
+        self.stats.inc_value(f"{keys.ENCODING}{decoded.problem}")
         logger.warning(
             "%s: charset %s (declared %s): %s",
             response.url,

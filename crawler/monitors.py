@@ -14,7 +14,8 @@ from spidermon import Monitor, MonitorSuite, monitors
 from spidermon.contrib.scrapy.monitors import FinishReasonMonitor, ItemValidationMonitor
 from spidermon.core.actions import Action
 
-VERDICT_KEY = "ecnews/monitors/failed"
+from crawler import stats_keys as keys
+from pipelines import stats_keys as item_keys
 
 # Spidermon logs its report through Spider.log(), which Scrapy deprecates with a warning on
 # every run: noise in cron's mail, and nothing we can change here.
@@ -46,19 +47,19 @@ class ListingMonitor(_CrawlMonitor):
 
     @monitors.name("listing pages were read")
     def test_listing_pages(self) -> None:
-        self.assertGreater(self.stat("news/listing/pages"), 0, "no category listing was read")
+        self.assertGreater(self.stat(keys.LISTING_PAGES), 0, "no category listing was read")
 
     @monitors.name("listings hold article links")
     def test_listing_links(self) -> None:
         self.assertGreater(
-            self.stat("news/listing/links"), 0, "listings hold no article links (redesign?)"
+            self.stat(keys.LISTING_LINKS), 0, "listings hold no article links (redesign?)"
         )
 
     @monitors.name("a full crawl finds articles")
     def test_full_crawl_articles(self) -> None:
-        if getattr(self.data.spider, "mode", "") != "full" or not self.stat("news/listing/links"):
+        if getattr(self.data.spider, "mode", "") != "full" or not self.stat(keys.LISTING_LINKS):
             return
-        seen = self.stat("pipeline/articles") + self.stat("news/article/not_modified")
+        seen = self.stat(item_keys.ARTICLES) + self.stat(keys.ARTICLE_NOT_MODIFIED)
         self.assertGreater(seen, 0, "a full crawl read no article")
 
 
@@ -68,12 +69,12 @@ class FieldFillMonitor(_CrawlMonitor):
 
     @monitors.name("fields are filled")
     def test_fill_rates(self) -> None:
-        articles = self.stat("pipeline/articles")
+        articles = self.stat(item_keys.ARTICLES)
         low = []
         for field, (minimum, sample) in self.settings.getdict("NEWS_FILL_RATE_RULES").items():
             if articles < int(sample):
                 continue
-            rate = self.stat(f"pipeline/filled/{field}") / articles
+            rate = self.stat(f"{item_keys.FILLED}{field}") / articles
             if rate < float(minimum):
                 low.append(f"{field} {rate:.0%} < {float(minimum):.0%}")
         self.assertFalse(low, f"field fill rate too low over {articles} articles: {', '.join(low)}")
@@ -89,12 +90,12 @@ class ErrorMonitor(_CrawlMonitor):
     @monitors.name("every item was written")
     def test_persist_failures(self) -> None:
         self.assertEqual(
-            self.stat("pipeline/persist/failed"), 0, "items could not be written to the database"
+            self.stat(item_keys.PERSIST_FAILED), 0, "items could not be written to the database"
         )
 
     @monitors.name("pages that failed after retries")
     def test_failed_pages(self) -> None:
-        failed = self.stat("news/article/failed")
+        failed = self.stat(keys.ARTICLE_FAILED)
         allowed = self.settings.getint("NEWS_MAX_FAILED_PAGES")
         self.assertLessEqual(
             failed, allowed, f"{failed} article pages failed after retries (allowed {allowed})"
@@ -102,7 +103,7 @@ class ErrorMonitor(_CrawlMonitor):
 
     @monitors.name("listing pages that failed after retries")
     def test_failed_listings(self) -> None:
-        failed = self.stat("news/listing/failed")
+        failed = self.stat(keys.LISTING_FAILED)
         self.assertEqual(
             failed, 0, f"{failed} listing pages failed after retries (the next run walks them)"
         )
@@ -131,7 +132,7 @@ class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
             f"{result.item.monitor_name}: {result.reason}".strip()
             for result in self.result.monitors_failed_results
         ]
-        self.data.crawler.stats.set_value(VERDICT_KEY, failed)
+        self.data.crawler.stats.set_value(keys.VERDICT, failed)
 
 
 class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon is untyped

@@ -17,8 +17,8 @@ from scrapy.utils.project import get_project_settings
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import distributed
-from crawler.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
-from crawler.monitors import VERDICT_KEY
+from crawler import stats_keys as keys
+from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.runs import CrawlRunRecorder
 from crawler.spiders.news import NewsSpider
 
@@ -193,7 +193,7 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
     if reason == "shutdown":
         print("ecnews crawl: interrupted; run again with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
-    problems: list[str] = stats.get(VERDICT_KEY, ["the monitors did not run (see the log)"])
+    problems: list[str] = stats.get(keys.VERDICT, ["the monitors did not run (see the log)"])
     recorder = next(
         (ext for ext in crawler.extensions.middlewares if isinstance(ext, CrawlRunRecorder)),
         None,

@@ -12,6 +12,8 @@ from scrapy import signals
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler import stats_keys as keys
+from pipelines import stats_keys as item_keys
 from storage.db import get_database
 from storage.models import CrawlRun
 
@@ -28,11 +30,11 @@ def run_counts(stats: dict[str, Any]) -> dict[str, int]:
     """The crawl_runs counters, read from Scrapy's stats."""
     return {
         "pages": int(stats.get("downloader/response_count", 0)),
-        "items_new": int(stats.get("pipeline/persist/new", 0)),
-        "items_updated": int(stats.get("pipeline/persist/updated", 0)),
-        "items_unchanged": int(stats.get("pipeline/persist/unchanged", 0))
-        + int(stats.get("news/article/not_modified", 0)),
-        "items_merged": int(stats.get("pipeline/persist/merged", 0)),
+        "items_new": int(stats.get(item_keys.PERSIST_NEW, 0)),
+        "items_updated": int(stats.get(item_keys.PERSIST_UPDATED, 0)),
+        "items_unchanged": int(stats.get(item_keys.PERSIST_UNCHANGED, 0))
+        + int(stats.get(keys.ARTICLE_NOT_MODIFIED, 0)),
+        "items_merged": int(stats.get(item_keys.PERSIST_MERGED, 0)),
         "items_dropped": int(stats.get("item_dropped_count", 0)),
         "errors": int(stats.get("log_count/ERROR", 0)),
     }
@@ -85,7 +87,7 @@ class CrawlRunRecorder:
             session.add(run)
             session.flush()
             self.run_id = run.id
-        self.stats.set_value("ecnews/run_id", self.run_id)
+        self.stats.set_value(keys.RUN_ID, self.run_id)
 
     @staticmethod
     def _close_dead_runs(session: Session) -> None:

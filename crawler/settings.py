@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crawler.items import ArticleItem
+from pipelines.items import ArticleItem
 
 BOT_NAME = "ecnews"
 SPIDER_MODULES = ["crawler.spiders"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.items import ArticleItem
-from pipelines._attribution import attribute
+from pipelines import stats_keys as keys
 from pipelines._base import StatsPipeline
+from pipelines.items import ArticleItem
+from pipelines.rules.attribution import attribute
 
 
 class AttributionPipeline(StatsPipeline):
@@ -20,5 +21,5 @@ class AttributionPipeline(StatsPipeline):
         item.source_title = attributed.source_title
         item.author = attributed.author
         if item.source is None and item.source_title is None:
-            self.stats.inc_value("pipeline/attribution/none")
+            self.stats.inc_value(keys.ATTRIBUTION_NONE)
         return item

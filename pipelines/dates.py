@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from crawler.items import ArticleItem
+from pipelines import stats_keys as keys
 from pipelines._base import StatsPipeline
-from pipelines._dates import is_future, parse_published, why_unparsed
+from pipelines.items import ArticleItem
+from pipelines.rules.dates import is_future, parse_published, why_unparsed
 
 logger = logging.getLogger(__name__)
 
@@ -20,23 +21,23 @@ class DatesPipeline(StatsPipeline):
         if parsed is None and item.published_raw:
             # published_raw keeps the text as written; the listing's date stands in for it.
             why = why_unparsed(item.published_raw) or "unreadable"
-            self.stats.inc_value("pipeline/dates/unparseable")
-            self.stats.inc_value(f"pipeline/dates/{why}")
+            self.stats.inc_value(keys.DATES_UNPARSEABLE)
+            self.stats.inc_value(f"{keys.DATES_WHY}{why}")
             logger.warning("%s date %r on %s", why.capitalize(), item.published_raw[:100], item.url)
         item.published_from = "page"
         if parsed is None:
             parsed = parse_published(item.listing_date_raw)
             item.published_from = "listing"
             if parsed is not None:
-                self.stats.inc_value("pipeline/dates/from_listing")
+                self.stats.inc_value(keys.DATES_FROM_LISTING)
         if parsed is None:
-            self.stats.inc_value("pipeline/dates/missing")
+            self.stats.inc_value(keys.DATES_MISSING)
             logger.warning("No date for %s", item.url)
             item.published_from = None
             return item
         if is_future(parsed):
             # Kept as published, never silently replaced; flagged for the run's report.
-            self.stats.inc_value("pipeline/dates/future")
+            self.stats.inc_value(keys.DATES_FUTURE)
             logger.warning("Date %s of %s is in the future", parsed.moment, item.url)
         item.published_at = parsed.moment
         item.date_precision = parsed.precision

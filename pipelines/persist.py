@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from crawler.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
-from pipelines._dates import parse_day
+from pipelines.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
+from pipelines.rules.dates import parse_day
 from storage.db import get_database
 from storage.models import ArticleUrl, Page
 from storage.repository import ArticleRecord, ConcurrentWrite, Repository

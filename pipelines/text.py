@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.items import ArticleItem
-from pipelines._text import clean_title, html_paragraphs
+from pipelines.items import ArticleItem
+from pipelines.rules.text import clean_title, html_paragraphs
 
 
 class TextPipeline:

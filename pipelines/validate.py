@@ -16,8 +16,9 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.items import ArticleItem
+from pipelines import stats_keys as keys
 from pipelines._base import StatsPipeline
+from pipelines.items import ArticleItem
 from storage.models import Article, Page, Source
 
 logger = logging.getLogger(__name__)
@@ -70,13 +71,13 @@ class ValidatePipeline(StatsPipeline):
             value = getattr(item, field)
             if isinstance(value, str) and _UNSTORABLE.search(value):
                 setattr(item, field, _UNSTORABLE.sub("", value) or None)
-                self.stats.inc_value(f"pipeline/sanitized/{field}")
+                self.stats.inc_value(f"{keys.SANITIZED}{field}")
         if _URL_LIMIT is not None and len(item.url) > _URL_LIMIT:
             self._drop("url_too_long", item)
         for field, limit in _LIMITS.items():
             value = getattr(item, field)
             if limit is not None and isinstance(value, str) and len(value) > limit:
-                self.stats.inc_value(f"pipeline/too_long/{field}")
+                self.stats.inc_value(f"{keys.TOO_LONG}{field}")
                 logger.warning(
                     "%s of %s has %d characters (the column holds %d): not kept: %r…",
                     field,
@@ -89,7 +90,7 @@ class ValidatePipeline(StatsPipeline):
 
     def _count_filled(self, item: ArticleItem) -> None:
         """Fill rates, judged by crawler.monitors.FieldFillMonitor at the end of the run."""
-        self.stats.inc_value("pipeline/articles")
+        self.stats.inc_value(keys.ARTICLES)
         filled = {
             "title": bool(item.title),
             "body": bool(item.body),
@@ -99,9 +100,9 @@ class ValidatePipeline(StatsPipeline):
         }
         for field, is_filled in filled.items():
             if is_filled:
-                self.stats.inc_value(f"pipeline/filled/{field}")
+                self.stats.inc_value(f"{keys.FILLED}{field}")
 
     def _drop(self, reason: str, item: ArticleItem) -> None:
-        self.stats.inc_value(f"pipeline/dropped/{reason}")
-        self.stats.inc_value("pipeline/dropped")
+        self.stats.inc_value(f"{keys.DROPPED_BY}{reason}")
+        self.stats.inc_value(keys.DROPPED)
         raise DropItem(f"{reason}: {item.url}")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines._attribution import (
+from pipelines.rules.attribution import (
     AttributedBody,
     Attribution,
     attribute,
@@ -17,7 +17,7 @@ from pipelines._attribution import (
     parse_author,
     parse_byline,
 )
-from pipelines._text import clean_text
+from pipelines.rules.text import clean_text
 
 # No example database: each run stands alone, not replaying failures saved by earlier runs.
 PROPERTY = settings(database=None, deadline=None)

@@ -1,4 +1,4 @@
-"""pipelines._dates: published_at and date_precision from the dates pages write."""
+"""pipelines.rules.dates: published_at and date_precision from the dates pages write."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
-from pipelines._dates import (
+from pipelines.rules.dates import (
     MAX_YEARS_AHEAD,
     MIN_YEAR,
     SHANGHAI,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ListingItem
+from pipelines.items import ListingItem
 from pipelines.persist import PersistPipeline
 from tests.test_reliability_database import URL, article, stored_titles
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.cli import EXIT_OK
+from crawler.exitcodes import EXIT_OK
 from tests.conftest import SITE
 from tests.gold import compare, load_jsonl
 from tests.siteserver import SiteServer

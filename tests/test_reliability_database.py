@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 import storage.db
-from crawler.cli import EXIT_FAILED, EXIT_OK
-from crawler.items import ArticleItem, ListingItem, PageStatusItem
+from crawler.exitcodes import EXIT_FAILED, EXIT_OK
+from pipelines.items import ArticleItem, ListingItem, PageStatusItem
 from pipelines.persist import PersistPipeline, apply_entry, to_entry
 from storage.db import Database
 from storage.models import Article, ArticleUrl

@@ -27,13 +27,13 @@ from scrapy.utils.test import get_crawler
 from w3lib.encoding import read_bom
 
 import crawler.settings as project_settings
-from crawler.items import ArticleItem
 from crawler.middlewares import ResponseCheckMiddleware
 from crawler.spiders.news import NewsSpider
-from pipelines._encoding import decode_html
 from pipelines.attribution import AttributionPipeline
 from pipelines.dates import DatesPipeline
+from pipelines.items import ArticleItem
 from pipelines.persist import PersistPipeline
+from pipelines.rules.encoding import decode_html
 from pipelines.text import TextPipeline
 from pipelines.validate import ValidatePipeline
 from tests.conftest import postgres_database

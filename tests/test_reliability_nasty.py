@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from crawler.cli import EXIT_OK
+from crawler.exitcodes import EXIT_OK
 from storage.db import Database
 from storage.models import Article
 from tests.conftest import SITE, postgres_database

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler.cli import EXIT_FAILED, EXIT_OK
+from crawler.exitcodes import EXIT_FAILED, EXIT_OK
 from crawler.middlewares import retry_after_seconds
 from tests.conftest import SITE
 from tests.gold import compare, load_jsonl

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from parsel import Selector
 
-from pipelines._attribution import attribute
-from pipelines._text import clean_text, clean_title, html_paragraphs
+from pipelines.rules.attribution import attribute
+from pipelines.rules.text import clean_text, clean_title, html_paragraphs
 
 SITE = Path(__file__).parent / "fixtures" / "site"
 _ARTICLE = re.compile(r"^\d+\.html$")

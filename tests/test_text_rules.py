@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines._text import clean_text, clean_title, html_paragraphs
+from pipelines.rules.text import clean_text, clean_title, html_paragraphs
 
 # No example database: each run stands alone, not replaying failures saved by earlier runs.
 PROPERTY = settings(database=None, deadline=None)

@@ -20,10 +20,10 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.distributed import apply_redis_settings
-from crawler.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
 from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
-from pipelines._dates import parse_day
+from pipelines.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
+from pipelines.rules.dates import parse_day
 from storage.db import get_database
 from storage.repository import Repository
 

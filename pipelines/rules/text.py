@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["clean_text", "clean_title", "html_paragraphs"]
+__all__ = ["clean_text", "clean_title", "element_paragraphs", "html_paragraphs"]
 
 # Characters that are never text: zero-width marks (the spec's list), C0 controls that are
 # not white space, DEL, C1 controls other than NEL (U+0085, a line break) and lone
@@ -100,6 +100,17 @@ def html_paragraphs(html: str | None) -> list[str]:
         return _flatten(text)
     out: list[str] = []
     _collect(root, out)
+    return out
+
+
+def element_paragraphs(element: Any) -> list[str]:
+    """The body paragraphs of a content container the page's own parse already holds (an
+    lxml element), in document order: ``html_paragraphs`` without serialising the node and
+    parsing it again. The element's tail (text after the container) is not the body's."""
+    if element is None or _skipped(element):
+        return []
+    out: list[str] = []
+    _collect(element, out)
     return out
 
 

@@ -32,6 +32,16 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from dateparser.date import DateDataParser
 
+__all__ = [
+    "SHANGHAI",
+    "ParsedDate",
+    "is_future",
+    "parse_day",
+    "parse_published",
+    "strip_label",
+    "why_unparsed",
+]
+
 logger = logging.getLogger(__name__)
 
 SHANGHAI: ZoneInfo = ZoneInfo("Asia/Shanghai")

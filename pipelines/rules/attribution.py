@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines._text import clean_text
+from pipelines.rules.text import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

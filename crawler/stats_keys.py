@@ -1,0 +1,30 @@
+"""Names of the Scrapy stats the crawler keeps (spider, middlewares, extensions), in one
+place: the monitors and the crawl_runs row read them. A name ending in ``/`` is a prefix:
+the reason follows it (``news/article/failed/http_500``). The pipelines' own are in
+``pipelines/stats_keys.py``."""
+
+from __future__ import annotations
+
+LISTING_PAGES = "news/listing/pages"
+LISTING_LINKS = "news/listing/links"
+LISTING_FAILED = "news/listing/failed"
+LISTING_FAILED_BY = "news/listing/failed/"
+LISTING_BAD_LINK = "news/listing/bad_link"
+LISTING_OFFSITE_LINK = "news/listing/offsite_link"
+LISTING_STOPPED_EARLY = "news/listing/stopped_early"
+
+ARTICLE_NOT_MODIFIED = "news/article/not_modified"
+ARTICLE_GONE = "news/article/gone"
+ARTICLE_REFUSED = "news/article/refused"
+ARTICLE_FAILED = "news/article/failed"
+ARTICLE_FAILED_BY = "news/article/failed/"
+ARTICLE_NO_CONTENT = "news/article/no_content_container"
+
+SKIPPED = "news/skipped/"
+REFUSED = "news/refused/"
+BINARY_AS_TEXT = "news/response/binary_as_text"
+ENCODING = "news/encoding/"
+
+RUN_ID = "ecnews/run_id"
+VERDICT = "ecnews/monitors/failed"
+"""The failed monitors' reasons (a list), left by crawler.monitors.RecordVerdict."""
