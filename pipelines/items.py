@@ -1,13 +1,22 @@
-"""What the spider hands to the pipelines.
+"""What the spider hands to the pipelines: the only thing that crosses from the crawl to
+storage (``pipelines/persist.py`` turns each into a storage record).
 
-The spider extracts raw strings only (`*_raw`, `content_html`, `info_parts`); the pipelines
-fill the clean fields beside them, so both stay visible when debugging an item.
+The spider extracts raw values only (``*_raw``, ``content``, ``info_parts``); the pipelines
+fill the clean fields beside them, so both stay visible when debugging an item:
+
+| clean field | from | by |
+|---|---|---|
+| ``title`` | ``title_raw``, else ``listing_title``, else ``listing_text`` | ``pipelines/text.py`` |
+| ``paragraphs``, ``body`` | ``content`` (the parsed content containers) | ``pipelines/text.py``, ``pipelines/attribution.py`` |
+| ``source``, ``source_title``, ``author`` | ``info_parts`` and the body's last lines | ``pipelines/attribution.py`` |
+| ``published_at``, ``date_precision`` | ``published_raw``, else ``listing_date_raw`` | ``pipelines/dates.py`` |
 """
 
 from __future__ import annotations
 
 import datetime as dt  # noqa: TC003  # dataclass fields are resolved at runtime by itemadapter
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -20,29 +29,43 @@ class ArticleItem:
     page_urls: list[str] = field(default_factory=list)
     """Every page fetched for this article, in order (multi-page articles have several)."""
     listing_title: str | None = None
-    """The listing link's `title` attribute: the headline when the page has no <h1>."""
+    """Raw: the listing link's `title` attribute, the full headline."""
     listing_text: str | None = None
+    """Raw: the listing link's text, possibly cut short with "…"."""
     listing_date_raw: str | None = None
+    """Raw: the listing's date for this link (`2025-08-22`)."""
     title_raw: str | None = None
-    """The article page's <h1> text, as extracted."""
+    """Raw: the article page's <h1> text."""
     published_raw: str | None = None
-    """The date/time text of the info line (`发布时间：2025-08-22 10:30`)."""
+    """Raw: the date/time text of the info line (`发布时间：2025-08-22 10:30`)."""
     info_parts: list[str] = field(default_factory=list)
-    """Text of each element of the info line: source, author, date…"""
-    content_html: list[str] = field(default_factory=list)
-    """Outer HTML of the content container, one entry per page."""
+    """Raw: text of each element of the info line: source, author, date…"""
+    content: list[Any] = field(default_factory=list)
+    """Raw: the content container of each page, as the page's own parse holds it (an lxml
+    element): the text pipeline walks it, nothing serialises and re-parses it. Only an
+    article whose further pages are still to fetch carries the pages read so far as HTML
+    strings, since its item travels in a (stored) request."""
     etag: str | None = None
+    """Raw: the ETag the site sent (for the next run's conditional request)."""
     last_modified: str | None = None
+    """Raw: the Last-Modified the site sent."""
 
     # Filled by the pipelines.
     title: str | None = None
+    """Clean headline (spec: white space folded, invisible characters dropped)."""
     paragraphs: list[str] = field(default_factory=list)
+    """Clean body paragraphs, attribution and trailer lines removed."""
     body: str | None = None
+    """Clean: the paragraphs joined by "\\n"."""
     source: str | None = None
+    """Clean: the outlet of `来源：X`, None when the page names none."""
     source_title: str | None = None
+    """Clean: the original article's title when the attribution gives one."""
     author: str | None = None
     published_at: dt.datetime | None = None
+    """Clean: an aware moment (Asia/Shanghai as the page meant it)."""
     date_precision: str | None = None
+    """Clean: `day`, `minute` or `second`: how much of the moment the page gave."""
     published_from: str | None = None
     """Where published_at came from: "page" (its info line) or "listing" (the fallback)."""
 
@@ -55,6 +78,9 @@ class ListingItem:
     category_slug: str
     category_name: str
     links: list[tuple[str, str | None]] = field(default_factory=list)
+    next_page: Any = None
+    """The request for the listing's next page (a scrapy Request), made only once these
+    links are stored (crawler/listing_gate.py): a walk never ends ahead of its pages."""
 
 
 @dataclass(slots=True)
@@ -66,8 +92,24 @@ class PageStatusItem:
 
 
 @dataclass(slots=True)
-class WalkCompleteItem:
-    """The walk of a category listing ended properly (see Repository.begin_walk). An item,
-    so it is written after the listing pages the walk yielded before it."""
+class WalkStartedItem:
+    """A crawl began walking a category listing from page 1."""
 
     category_slug: str
+    category_name: str
+
+
+@dataclass(slots=True)
+class WalkCompleteItem:
+    """The walk of a category listing ended properly. An item, so it is written after the
+    listing pages the walk yielded before it."""
+
+    category_slug: str
+
+
+@dataclass(slots=True)
+class ForgetLinksItem:
+    """Links earlier runs saw in this listing, still unresolved and no longer listed."""
+
+    category_slug: str
+    urls: list[str] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.items import ArticleItem
-from pipelines.rules.text import clean_title, html_paragraphs
+from pipelines.rules import clean_title, element_paragraphs, html_paragraphs
 
 
 class TextPipeline:
@@ -18,5 +18,11 @@ class TextPipeline:
             or clean_title(item.listing_title)
             or clean_title(item.listing_text)
         )
-        item.paragraphs = [p for html in item.content_html for p in html_paragraphs(html)]
+        item.paragraphs = [
+            paragraph
+            for node in item.content
+            for paragraph in (
+                html_paragraphs(node) if isinstance(node, str) else element_paragraphs(node)
+            )
+        ]
         return item

@@ -26,9 +26,49 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ecnews.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a SQLite write waits for another process's lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = int(float(os.environ.get("ECNEWS_SQLITE_BUSY_TIMEOUT", "30")) * 1000)
+
+
+def _seconds(name: str, default: float) -> int:
+    return int(float(os.environ.get(name, default)))
+
+
+# Every PostgreSQL connection is bounded, so no fault can make a crawl wait forever: a
+# server that does not answer (connect_timeout), a connection cut without a FIN (TCP
+# keepalives, tcp_user_timeout), a lock another session holds (lock_timeout), a statement
+# that never ends (statement_timeout), and a transaction whose client vanished, which
+# would hold its locks for the ~2 h of default keepalives (idle_in_transaction_session_
+# timeout, on the server side). Seconds, from the environment; a URL's own query
+# parameters win.
+POSTGRES_CONNECT_TIMEOUT = _seconds("ECNEWS_PG_CONNECT_TIMEOUT", 10)
+POSTGRES_LOCK_TIMEOUT = _seconds("ECNEWS_PG_LOCK_TIMEOUT", 10)
+POSTGRES_STATEMENT_TIMEOUT = _seconds("ECNEWS_PG_STATEMENT_TIMEOUT", 60)
+POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT = _seconds("ECNEWS_PG_IDLE_IN_TRANSACTION_TIMEOUT", 60)
+POSTGRES_KEEPALIVE_IDLE = _seconds("ECNEWS_PG_KEEPALIVE_IDLE", 10)
+
+
+def postgres_connect_args() -> dict[str, Any]:
+    """libpq parameters that bound every wait of a PostgreSQL connection."""
+    server = {
+        "lock_timeout": POSTGRES_LOCK_TIMEOUT * 1000,
+        "statement_timeout": POSTGRES_STATEMENT_TIMEOUT * 1000,
+        "idle_in_transaction_session_timeout": POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT * 1000,
+    }
+    return {
+        "connect_timeout": POSTGRES_CONNECT_TIMEOUT,
+        "keepalives": 1,
+        "keepalives_idle": POSTGRES_KEEPALIVE_IDLE,
+        "keepalives_interval": max(1, POSTGRES_KEEPALIVE_IDLE // 3),
+        "keepalives_count": 3,
+        # Unacknowledged data for this long (a peer gone mid-write) breaks the connection.
+        "tcp_user_timeout": 2 * POSTGRES_KEEPALIVE_IDLE * 1000,
+        "options": " ".join(f"-c {name}={value}" for name, value in server.items()),
+    }
 
 _upgrade_lock = threading.Lock()
+# PostgreSQL advisory lock key held while migrating (any constant unique to ecnews).
+MIGRATION_LOCK_ID = 0x65636E657773
 
 
 def database_url(url: str | None = None) -> str:
@@ -51,7 +91,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "ecnews_read_only"
+"""Execution option of read transactions: on SQLite they BEGIN without the write lock."""
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+        return
     # Take the write lock at BEGIN, so two writers queue on busy_timeout instead of
     # failing half-way through a transaction with "database is locked".
     conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -73,7 +120,10 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args = {k: v for k, v in postgres_connect_args().items() if k not in parsed.query}
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -86,6 +136,10 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to Alembic's head (no-op when it is there already)."""
     with _upgrade_lock, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several workers may start on a fresh database at once: one migrates, the
+            # others wait for it, then find the schema at head.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         head = ScriptDirectory.from_config(config).get_current_head()
         current = MigrationContext.configure(connection).get_current_revision()
@@ -105,6 +159,10 @@ class Database:
         if migrate:
             upgrade(self.engine)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.reads: sessionmaker[Session] = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+        """Sessions for reading only: they never wait for, or hold, SQLite's write lock."""
 
     @property
     def dialect(self) -> str:

@@ -11,6 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from pipelines.items import ListingItem
 from pipelines.persist import PersistPipeline
+from storage.writer import WriterOptions
 from tests.test_reliability_database import URL, article, stored_titles
 
 if TYPE_CHECKING:
@@ -18,15 +19,16 @@ if TYPE_CHECKING:
 
 
 def batched(db: str, tmp_path: Path, size: int, seconds: float) -> PersistPipeline:
-    stats = MemoryStatsCollector(get_crawler())
+    crawler = get_crawler()
     persist = PersistPipeline(
+        crawler,
         db,
-        stats,
-        attempts=2,
-        backoff=0.01,
+        MemoryStatsCollector(crawler),
+        options=WriterOptions(attempts=2, backoff=0.01),
         spool_dir=str(tmp_path / "spool"),
         batch_size=size,
         batch_seconds=seconds,
+        stall_timeout=30,
     )
     persist.open_spider()
     return persist
@@ -87,6 +89,6 @@ def test_a_refused_item_does_not_sink_its_batch(postgres_url: str, tmp_path: Pat
 
     asyncio.run(crawl())
     assert set(stored_titles(postgres_url)) == set(good)
-    assert persist.stats.get_value("pipeline/persist/batch_retried") == 1
+    assert persist.stats.get_value("pipeline/persist/batch_retried") == 1, "split, item by item"
     assert persist.stats.get_value("pipeline/persist/rejected") == 1
     assert persist.stats.get_value("pipeline/persist/failed") == 1

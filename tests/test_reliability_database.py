@@ -7,6 +7,7 @@ silently dropped. The spool itself survives a crash mid-append.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sqlite3
@@ -23,12 +24,21 @@ from sqlalchemy.engine import make_url
 
 import storage.db
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK
-from pipelines.items import ArticleItem, ListingItem, PageStatusItem
-from pipelines.persist import PersistPipeline, apply_entry, to_entry
+from pipelines.items import (
+    ArticleItem,
+    ForgetLinksItem,
+    ListingItem,
+    PageStatusItem,
+    WalkCompleteItem,
+    WalkStartedItem,
+)
+from pipelines.persist import PersistPipeline, to_record
+from storage.batch import BatchWriter
 from storage.db import Database
 from storage.models import Article, ArticleUrl
-from storage.repository import Repository
+from storage.records import from_json, to_json
 from storage.spool import Replayed, Spool
+from storage.writer import WriterOptions
 from tests.conftest import SITE, postgres_database
 from tests.gold import compare, load_jsonl
 from tests.siteserver import SiteServer
@@ -67,11 +77,37 @@ def article(url: str = URL, title: str = "标题", body: str = "正文。") -> A
     )
 
 
-def pipeline(db: str, tmp_path: Path, *, attempts: int = 2) -> PersistPipeline:
-    stats = MemoryStatsCollector(get_crawler())
-    persist = PersistPipeline(db, stats, attempts=attempts, backoff=0.01, spool_dir=str(tmp_path))
+def pipeline(db: str, tmp_path: Path, *, attempts: int = 2, batch: int = 1) -> PersistPipeline:
+    """The real pipeline with its writer process, opened (the spool replayed)."""
+    crawler = get_crawler()
+    stats = MemoryStatsCollector(crawler)
+    persist = PersistPipeline(
+        crawler,
+        db,
+        stats,
+        options=WriterOptions(attempts=attempts, backoff=0.01),
+        spool_dir=str(tmp_path),
+        batch_size=batch,
+        batch_seconds=0.05,
+        stall_timeout=30,
+    )
     persist.open_spider()
     return persist
+
+
+def feed(persist: PersistPipeline, *items: Any) -> None:
+    """Hand the items to the pipeline as a crawl would, then close it."""
+
+    async def run() -> None:
+        for item in items:
+            assert await persist.process_item(item) is item  # never raises: spooled
+        await persist.close_spider()
+
+    asyncio.run(run())
+
+
+def close(persist: PersistPipeline) -> None:
+    feed(persist)
 
 
 def stored_titles(db: str) -> dict[str, str]:
@@ -146,8 +182,10 @@ def test_a_spool_belongs_to_one_database_whatever_its_password(tmp_path: Path) -
 
 @pytest.fixture
 def quick_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite waits 30 s for a lock; a test waits 0.1 s."""
+    """SQLite waits 30 s for a lock; a test waits 0.1 s (here and in the writer process,
+    which reads the environment)."""
     monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setenv("ECNEWS_SQLITE_BUSY_TIMEOUT", "0.1")
 
 
 def _hold_sqlite_lock(path: Path) -> sqlite3.Connection:
@@ -163,8 +201,7 @@ def test_sqlite_locked_beyond_retries_spools_and_the_next_run_writes(tmp_path: P
     first = pipeline(db, tmp_path / "spool")
     holder = _hold_sqlite_lock(tmp_path / "locked.db")
     try:
-        for item in (article(), ListingItem("rdjj", "热点聚焦", [(URL, "2025-09-01")])):
-            assert first.process_item(item) is item  # no exception: spooled
+        feed(first, article(), ListingItem("rdjj", "热点聚焦", [(URL, "2025-09-01")]))
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -177,6 +214,7 @@ def test_sqlite_locked_beyond_retries_spools_and_the_next_run_writes(tmp_path: P
     assert len(first.spool) == 2
 
     second = pipeline(db, tmp_path / "spool")  # the next run: replays before crawling
+    close(second)
     assert second.stats.get_value("pipeline/persist/replayed") == 2
     assert not second.stats.get_value("pipeline/persist/failed")
     assert stored_titles(db) == {URL: "标题"}
@@ -190,7 +228,7 @@ def test_sqlite_briefly_locked_is_retried_and_written(tmp_path: Path) -> None:
     persist = pipeline(db, tmp_path / "spool", attempts=5)
     holder = _hold_sqlite_lock(tmp_path / "busy.db")
     threading.Timer(0.25, lambda: holder.execute("ROLLBACK")).start()
-    persist.process_item(article())
+    feed(persist, article())
     holder.close()
     assert persist.stats.get_value("pipeline/persist/retried", 0) >= 1
     assert persist.stats.get_value("pipeline/persist/new") == 1
@@ -201,11 +239,13 @@ def test_a_replayed_entry_older_than_the_database_is_stale(
     database_url: str, tmp_path: Path
 ) -> None:
     persist = pipeline(database_url, tmp_path)
-    old = to_entry(article(title="旧标题"), T0)
-    persist.process_item(article(title="新标题"))  # stored now, after T0
+    old = to_record(article(title="旧标题"), T0)
+    assert old is not None
+    feed(persist, article(title="新标题"))  # stored now, after T0
     assert persist.spool is not None
-    persist.spool.append(old or {})
+    persist.spool.append(to_json(old))
     again = pipeline(database_url, tmp_path)
+    close(again)
     assert again.stats.get_value("pipeline/persist/replay_stale") == 1
     assert stored_titles(database_url) == {URL: "新标题"}
 
@@ -217,7 +257,7 @@ def test_content_the_database_refuses_is_set_aside_not_retried(
     persist = pipeline(postgres_url, tmp_path, attempts=5)
     item = article()
     item.published_raw = "2025-09-01\x00"  # PostgreSQL text cannot hold NUL
-    persist.process_item(item)
+    feed(persist, item)
     stats = persist.stats.get_stats()
     assert stats["pipeline/persist/failed"] == 1
     assert stats["pipeline/persist/rejected"] == 1
@@ -225,22 +265,28 @@ def test_content_the_database_refuses_is_set_aside_not_retried(
     assert persist.spool is not None
     assert not persist.spool.path.exists(), "a refused entry is not replayed"
     (rejected,) = persist.spool.rejected_path.read_text().splitlines()
-    assert json.loads(rejected)["entry"]["record"]["url"] == URL
+    assert json.loads(rejected)["entry"]["url"] == URL
 
 
-def test_every_item_kind_round_trips_through_an_entry(database_url: str) -> None:
+def test_every_item_kind_round_trips_through_the_spool(database_url: str) -> None:
     database = Database(database_url)
     items = [
         ListingItem("rdjj", "热点聚焦", [(URL, "2025-09-01")]),
+        WalkStartedItem("rdjj", "热点聚焦"),
         article(),
         PageStatusItem(URL, 304),
         PageStatusItem(URL + "?gone", 404),
+        ForgetLinksItem("rdjj", [URL + "?gone"]),
+        WalkCompleteItem("rdjj"),
     ]
     try:
         for item in items:
-            entry = json.loads(json.dumps(to_entry(item, T0)))  # as the spool keeps it
+            record = to_record(item, T0)
+            assert record is not None
+            spooled = from_json(json.loads(json.dumps(to_json(record))))  # as the spool keeps it
+            assert spooled == record
             with database.sessions.begin() as session:
-                apply_entry(Repository(session), entry)
+                BatchWriter(session).write([spooled], T0)
     finally:
         database.dispose()
     assert stored_titles(database_url) == {URL: "标题"}

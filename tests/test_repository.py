@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
-from pipelines.persist import RETRYABLE
 from storage.db import Database
 from storage.export import export_records
 from storage.models import Article, ArticleCategory, ArticleUrl, Listing, Revision
 from storage.repository import ArticleRecord, Outcome, Repository, content_hash
+from storage.writer import RETRYABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -142,10 +142,9 @@ def test_known_listing_urls_need_same_date_and_a_resolution(db: Database) -> Non
 
 
 def test_validators_and_touch(db: Database) -> None:
-    store(db, RECORD)
+    store(db, replace(RECORD, etag='"abc"', last_modified="Fri, 22 Aug 2025 02:30:00 GMT"))
     with db.sessions.begin() as session:
         repo = Repository(session)
-        repo.record_page(RECORD.url, 200, '"abc"', "Fri, 22 Aug 2025 02:30:00 GMT", T0)
         assert repo.validators([RECORD.url, f"{SITE}/x.html"]) == {
             RECORD.url: ('"abc"', "Fri, 22 Aug 2025 02:30:00 GMT")
         }

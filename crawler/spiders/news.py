@@ -1,6 +1,9 @@
 """The `news` spider: category listings -> article pages -> further pages of an article.
 
-It extracts raw strings only; the pipelines clean them (see crawler/items.py).
+It only parses: raw values out of each page (see pipelines/items.py), with XPath
+expressions compiled once and run on the page's single lxml tree. What earlier runs
+stored (known links, validators, walk state) it asks of `ListingMemory`
+(crawler/incremental.py); everything it has to say to storage travels as items.
 Listing data the article page lacks (category, listing date, link title) travels with
 the request in `cb_kwargs`. Every listing page is also yielded as a ListingItem, so an
 article listed in several categories gets all of them although it is fetched once.
@@ -8,24 +11,31 @@ article listed in several categories gets all of them although it is fetched onc
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import scrapy
+from lxml import etree
+from parsel.csstranslator import css2xpath
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler import stats_keys as keys
 from crawler.distributed import apply_redis_settings
+from crawler.incremental import MODES, ListingMemory
 from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
-from pipelines.items import ArticleItem, ListingItem, PageStatusItem, WalkCompleteItem
-from pipelines.rules.dates import parse_day
-from storage.db import get_database
-from storage.repository import Repository
+from pipelines.items import (
+    ArticleItem,
+    ForgetLinksItem,
+    ListingItem,
+    PageStatusItem,
+    WalkCompleteItem,
+    WalkStartedItem,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -34,20 +44,41 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
-    from storage.db import Database
-
 logger = logging.getLogger(__name__)
 
-MODES = ("incremental", "full")
+__all__ = ["MODES", "NewsSpider", "visible_text"]
 
-# Text of an element without the scripts and styles inside it (the views counter is a script).
-_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 # Where the CMS sends a deleted article: the home page or a category listing.
 _NOT_AN_ARTICLE = re.compile(r"^/(?:index\.\w+)?$|^/news/[^/]+/(?:list_\d+\.html)?$")
 
 
-def visible_text(selector: scrapy.Selector | Any) -> str:
-    return "".join(selector.xpath(_VISIBLE_TEXT).getall())
+def _xpath(css_or_xpath: str, *, css: bool = True) -> etree.XPath:
+    return etree.XPath(css2xpath(css_or_xpath) if css else css_or_xpath, smart_strings=False)
+
+
+# Compiled once: building selectors per page was a good part of the spider's cost.
+# Text of an element without the scripts and styles inside it (the views counter is a script).
+_VISIBLE_TEXT = _xpath(".//text()[not(ancestor::script) and not(ancestor::style)]", css=False)
+_LISTING_ENTRIES = _xpath("ul.news-list > li")
+_ENTRY_HEADLINE_LINK = _xpath("h3 a")
+_ENTRY_LINK = _xpath("a")
+_ENTRY_DATE = _xpath(".date")
+_NEXT_PAGE = _xpath(
+    '//div[contains(@class, "pagelist")]//a[contains(normalize-space(.), "下一页")]/@href',
+    css=False,
+)
+_ARTICLE = _xpath("div.article")
+_TITLE = _xpath("h1.article-title")
+_ANY_H1 = _xpath("h1")
+_INFO = _xpath("div.article-info")
+_INFO_PARTS = _xpath("./*", css=False)
+_INFO_TIME = _xpath(".time")
+_PAGE_LINKS = _xpath("div.article-pages a::attr(href)")
+
+
+def visible_text(*elements: Any) -> str:
+    """The reader-visible text of these lxml elements, concatenated."""
+    return "".join(text for element in elements for text in _VISIBLE_TEXT(element))
 
 
 class NewsSpider(scrapy.Spider):
@@ -67,7 +98,6 @@ class NewsSpider(scrapy.Spider):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
-        self.pending = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -91,22 +121,17 @@ class NewsSpider(scrapy.Spider):
         }
         spider.max_listing_pages = settings.getint("NEWS_MAX_LISTING_PAGES")
         spider.max_article_pages = settings.getint("NEWS_MAX_ARTICLE_PAGES")
-        spider.content_selector = settings.get("NEWS_CONTENT_SELECTOR")
-        spider.database_url = settings.get("DATABASE_URL")
+        spider.content_xpath = _xpath(settings.get("NEWS_CONTENT_SELECTOR"))
+        spider.memory = ListingMemory.from_crawler(crawler, spider.mode)
         return spider
 
     allowed_domains: list[str]
-    pending: dict[str, set[str]]
-    """Per category: links listed by earlier runs and still unresolved (incremental mode)."""
     categories: dict[str, str]
     max_listing_pages: int
     max_article_pages: int
-    content_selector: str
-    database_url: str
-
-    @property
-    def database(self) -> Database:
-        return get_database(self.database_url)
+    content_xpath: etree.XPath
+    memory: ListingMemory
+    """What earlier runs stored: asked, never written (see crawler/incremental.py)."""
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -143,67 +168,50 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "listing_not_html")
             return
         name = self.categories[slug]
-        links = list(self._listing_links(response))
+        root = response.selector.root
+        links = list(self._listing_links(response, root))
         if resumable is None:
-            with self.database.sessions.begin() as session:
-                resumable = Repository(session).begin_walk(slug, name, _now())
-        self.crawler.stats.inc_value("news/listing/pages")
-        self.crawler.stats.inc_value("news/listing/links", len(links))
+            resumable = self.memory.walk_resumable(slug)
+            yield WalkStartedItem(slug, name)
+        self.crawler.stats.inc_value(keys.LISTING_PAGES)
+        self.crawler.stats.inc_value(keys.LISTING_LINKS, len(links))
 
-        yield ListingItem(slug, name, [(url, data["listing_date_raw"]) for url, data in links])
+        dates = [(url, data["listing_date_raw"]) for url, data in links]
+        plan = self.memory.plan(slug, dates, resumable=resumable)
+        next_href = None if plan.stop else next(iter(_NEXT_PAGE(root)), None)
+        next_page = None
+        if next_href and page < self.max_listing_pages:
+            next_page = response.follow(
+                next_href,
+                callback=self.parse_listing,
+                errback=self.listing_failed,
+                cb_kwargs={"slug": slug, "page": page + 1, "resumable": resumable},
+                priority=10,
+            )
+        # The next page is requested once these links are stored (crawler/listing_gate.py).
+        yield ListingItem(slug, name, dates, next_page=next_page)
+        listed = dict(links)
+        for url in dict.fromkeys(plan.fetch):
+            yield self._article_request(url, slug, name, listed[url], plan.validators.get(url))
 
-        known: set[str] = set()
-        validators: dict[str, tuple[str | None, str | None]] = {}
-        with self.database.sessions() as session:
-            repository = Repository(session)
-            if self.mode == "incremental":
-                known = repository.known_listing_urls(
-                    slug, [(url, parse_day(d["listing_date_raw"])) for url, d in links]
-                )
-                if slug not in self.pending:
-                    self.pending[slug] = repository.pending_listing_urls(slug)
-            else:
-                validators = repository.validators(url for url, _ in links)
-
-        for url, data in links:
-            if url in known:
-                continue
-            yield self._article_request(url, slug, name, data, validators.get(url))
-
-        pending = self.pending.get(slug, set())
-        pending.difference_update(url for url, _ in links)
-        if resumable and links and len(known) == len(links) and not pending:
-            # Everything on this page is stored already, and no link seen by an earlier
-            # run is still unresolved (its fetch failed or was killed): stop here.
-            self.crawler.stats.inc_value("news/listing/stopped_early")
+        if plan.stop:
+            self.crawler.stats.inc_value(keys.LISTING_STOPPED_EARLY)
             logger.info("Listing %s page %d holds only stored articles: stop here", slug, page)
             yield WalkCompleteItem(slug)
-            return
-        next_href = response.xpath(
-            '//div[contains(@class, "pagelist")]//a[contains(normalize-space(.), "下一页")]/@href'
-        ).get()
-        if not next_href or page >= self.max_listing_pages:
-            if pending:
+        elif next_page is None:
+            unresolved = self.memory.walk_ended(slug)
+            if unresolved:
                 # Walked to the end without meeting them: no longer listed, stop waiting.
-                logger.info("%d unresolved %s links are no longer listed", len(pending), slug)
-                with self.database.sessions.begin() as session:
-                    Repository(session).forget_listing_urls(slug, pending)
+                logger.info("%d unresolved %s links are no longer listed", len(unresolved), slug)
+                yield ForgetLinksItem(slug, unresolved)
             yield WalkCompleteItem(slug)
-            return
-        yield response.follow(
-            next_href,
-            callback=self.parse_listing,
-            errback=self.listing_failed,
-            cb_kwargs={"slug": slug, "page": page + 1, "resumable": resumable},
-            priority=10,
-        )
 
     def listing_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
         reason = _failure_reason(failure)
         # Its links are not followed in this run: the next run walks the listing again.
-        self.crawler.stats.inc_value(f"news/listing/failed/{reason}")
-        self.crawler.stats.inc_value("news/listing/failed")
+        self.crawler.stats.inc_value(f"{keys.LISTING_FAILED_BY}{reason}")
+        self.crawler.stats.inc_value(keys.LISTING_FAILED)
         logger.error(
             "Listing %s page %s failed (%s) at %s",
             request.cb_kwargs.get("slug"),
@@ -212,28 +220,32 @@ class NewsSpider(scrapy.Spider):
             request.url,
         )
 
-    def _listing_links(self, response: TextResponse) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _listing_links(
+        self, response: TextResponse, root: Any
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(canonical URL, listing data) of each item of a listing page, on this site only."""
-        for entry in response.css("ul.news-list > li"):
-            anchor = entry.css("h3 a") or entry.css("a")
-            href = anchor.attrib.get("href") if anchor else None
-            if not href:
+        for entry in _LISTING_ENTRIES(root):
+            anchors = _ENTRY_HEADLINE_LINK(entry) or _ENTRY_LINK(entry)
+            anchor = anchors[0] if anchors else None
+            href = anchor.get("href") if anchor is not None else None
+            if anchor is None or not href:
                 continue
             try:
                 url = canonical_url(href, response.url)
             except ValueError as error:
                 logger.warning("Unusable listing link %r on %s: %s", href, response.url, error)
-                self.crawler.stats.inc_value("news/listing/bad_link")
+                self.crawler.stats.inc_value(keys.LISTING_BAD_LINK)
                 continue
             if not same_host(url, self.base_url):
-                self.crawler.stats.inc_value("news/listing/offsite_link")
+                self.crawler.stats.inc_value(keys.LISTING_OFFSITE_LINK)
                 continue
+            date = _ENTRY_DATE(entry)
             yield (
                 url,
                 {
-                    "listing_title": anchor.attrib.get("title"),
+                    "listing_title": anchor.get("title"),
                     "listing_text": visible_text(anchor),
-                    "listing_date_raw": entry.css(".date::text").get(),
+                    "listing_date_raw": _own_text(date[0]) if date else None,
                 },
             )
 
@@ -266,7 +278,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, item: ArticleItem) -> Iterator[Any]:
         if response.status == 304:
-            self.crawler.stats.inc_value("news/article/not_modified")
+            self.crawler.stats.inc_value(keys.ARTICLE_NOT_MODIFIED)
             yield PageStatusItem(item.url, 304)
             return
         if not isinstance(response, TextResponse):
@@ -281,19 +293,21 @@ class NewsSpider(scrapy.Spider):
             # A deleted article the CMS redirects to its home page or a listing.
             self._skip(response, "article_redirected_away", item)
             return
+        root = response.selector.root
         item.page_urls.append(response.url)
         item.etag = _header(response, b"ETag")
         item.last_modified = _header(response, b"Last-Modified")
-        article = response.css("div.article") or response
-        heading = article.css("h1.article-title") or article.css("h1")
-        item.title_raw = visible_text(heading[0]) if heading else None
-        info = article.css("div.article-info")
+        articles = _ARTICLE(root)
+        article = articles[0] if articles else root
+        headings = _TITLE(article) or _ANY_H1(article)
+        item.title_raw = visible_text(headings[0]) if headings else None
+        info = _INFO(article)
         if info:
-            item.info_parts = [visible_text(part) for part in info[0].xpath("./*")]
-            item.published_raw = visible_text(info[0].css(".time")) or None
-        self._add_content(response, item)
+            item.info_parts = [visible_text(part) for part in _INFO_PARTS(info[0])]
+            item.published_raw = visible_text(*_INFO_TIME(info[0])) or None
+        self._add_content(response, root, item)
 
-        pages = self._further_pages(response, item.url)
+        pages = self._further_pages(response, root, item.url)
         if pages:
             yield self._page_request(pages, item)
         else:
@@ -307,21 +321,21 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "article_page_not_html", item)
             return
         item.page_urls.append(response.url)
-        self._add_content(response, item)
+        self._add_content(response, response.selector.root, item)
         yield self._page_request(pages, item) if pages else item
 
-    def _add_content(self, response: TextResponse, item: ArticleItem) -> None:
-        content = response.css(self.content_selector)
+    def _add_content(self, response: TextResponse, root: Any, item: ArticleItem) -> None:
+        content = self.content_xpath(root)
         if content:
-            item.content_html.append(content[0].get())
+            item.content.append(content[0])
         else:
-            self.crawler.stats.inc_value("news/article/no_content_container")
+            self.crawler.stats.inc_value(keys.ARTICLE_NO_CONTENT)
             logger.warning("No content container on %s", response.url)
 
-    def _further_pages(self, response: TextResponse, article_url: str) -> list[str]:
+    def _further_pages(self, response: TextResponse, root: Any, article_url: str) -> list[str]:
         """URLs of the 2nd, 3rd… pages of this article, in page order."""
         found: dict[int, str] = {}
-        for href in response.css("div.article-pages a::attr(href)").getall():
+        for href in _PAGE_LINKS(root):
             try:
                 url = normalize_url(href, response.url)
             except ValueError:
@@ -339,6 +353,14 @@ class NewsSpider(scrapy.Spider):
         return [found[n] for n in sorted(found)][: self.max_article_pages - 1]
 
     def _page_request(self, pages: list[str], item: ArticleItem) -> Request:
+        # The item travels in the request, which a job directory or the shared frontier
+        # stores: pages read so far go as HTML (lxml trees cannot be pickled).
+        item.content = [
+            node
+            if isinstance(node, str)
+            else etree.tostring(node, encoding="unicode", with_tail=False)
+            for node in item.content
+        ]
         return Request(
             pages[0],
             callback=self.parse_article_page,
@@ -354,24 +376,24 @@ class NewsSpider(scrapy.Spider):
         if isinstance(failure.value, HttpError):
             status = failure.value.response.status
             if status == 404 and request.url == item.url:
-                self.crawler.stats.inc_value("news/article/gone")
+                self.crawler.stats.inc_value(keys.ARTICLE_GONE)
                 logger.info("Listed article %s is gone (404)", request.url)
                 yield PageStatusItem(item.url, 404)
                 return
         if isinstance(failure.value, PageRefused):
             # Off-site or looping redirects, oversized pages: asking again in the next run
             # would change nothing, so they do not fail the run (news/refused/<reason>).
-            self.crawler.stats.inc_value("news/article/refused")
+            self.crawler.stats.inc_value(keys.ARTICLE_REFUSED)
             logger.warning("Article %s not stored: %s", item.url, failure.value)
             return
         reason = _failure_reason(failure)
         # Nothing is stored for it: the next run requests it again.
-        self.crawler.stats.inc_value(f"news/article/failed/{reason}")
-        self.crawler.stats.inc_value("news/article/failed")
+        self.crawler.stats.inc_value(f"{keys.ARTICLE_FAILED_BY}{reason}")
+        self.crawler.stats.inc_value(keys.ARTICLE_FAILED)
         logger.error("Article %s failed (%s) at %s", item.url, reason, request.url)
 
     def _skip(self, response: Response, reason: str, item: ArticleItem | None = None) -> None:
-        self.crawler.stats.inc_value(f"news/skipped/{reason}")
+        self.crawler.stats.inc_value(f"{keys.SKIPPED}{reason}")
         logger.warning(
             "Skipped %s: %s (at %s, Content-Type %s)",
             item.url if item is not None else response.url,
@@ -379,6 +401,11 @@ class NewsSpider(scrapy.Spider):
             response.url,
             _header(response, b"Content-Type"),
         )
+
+
+def _own_text(element: Any) -> str:
+    """The element's own text nodes (CSS `::text`), concatenated."""
+    return "".join(element.xpath("text()", smart_strings=False))
 
 
 def _failure_reason(failure: Failure) -> str:
@@ -392,7 +419,3 @@ def _failure_reason(failure: Failure) -> str:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,85 @@
+"""What earlier runs stored, as the spider needs it to walk listings incrementally: which
+links are known, which are still unresolved, the validators for conditional requests,
+and whether the last walk of a listing ended properly.
+
+The spider is handed one of these (``NewsSpider.from_crawler``) and only asks; every
+write travels as an item through the pipelines (``WalkStartedItem``, ``ListingItem``,
+``WalkCompleteItem``, ``ForgetLinksItem``). Reads run in read transactions (they never
+take SQLite's write lock from the writer process).
+
+Each listing page is judged before its ListingItem is yielded, so "known" always means
+known to an earlier run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
+
+from pipelines.rules import parse_day
+from storage.db import get_database
+from storage.repository import Repository
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from storage.db import Database
+
+MODES = ("incremental", "full")
+
+
+@dataclass(slots=True)
+class PagePlan:
+    """What to do with one listing page's links."""
+
+    fetch: list[str]
+    """The links to request, in listing order."""
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    """Full mode: (ETag, Last-Modified) per link already stored, for a conditional GET."""
+    stop: bool = False
+    """Incremental mode: everything on the page is stored, and nothing an earlier run
+    listed is still unresolved: the walk ends here."""
+
+
+class ListingMemory:
+    def __init__(self, database_url: str, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.database_url = database_url
+        self.mode = mode
+        self._pending: dict[str, set[str]] = {}
+        """Per category: links listed by earlier runs and still unresolved."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, mode: str) -> Self:
+        return cls(crawler.settings["DATABASE_URL"], mode)
+
+    @property
+    def database(self) -> Database:
+        return get_database(self.database_url)
+
+    def walk_resumable(self, slug: str) -> bool:
+        """Whether the previous walk of `slug` ended properly (so this one may stop early)."""
+        with self.database.reads() as session:
+            return Repository(session).walk_resumable(slug)
+
+    def plan(self, slug: str, links: list[tuple[str, str | None]], *, resumable: bool) -> PagePlan:
+        """Judge one listing page's (URL, listing date as shown) links."""
+        urls = [url for url, _ in links]
+        with self.database.reads() as session:
+            repository = Repository(session)
+            if self.mode == "full":
+                return PagePlan(urls, validators=repository.validators(urls))
+            known = repository.known_listing_urls(slug, [(u, parse_day(d)) for u, d in links])
+            if slug not in self._pending:
+                self._pending[slug] = repository.pending_listing_urls(slug)
+        pending = self._pending[slug]
+        pending.difference_update(urls)
+        fetch = [url for url in urls if url not in known]
+        stop = resumable and bool(urls) and not fetch and not pending
+        return PagePlan(fetch, stop=stop)
+
+    def walk_ended(self, slug: str) -> list[str]:
+        """The walk reached the listing's end: the unresolved links it never met again are
+        no longer listed (returned, to be forgotten)."""
+        return sorted(self._pending.pop(slug, set()))
