@@ -207,10 +207,10 @@ class Bench:
             for part in partition(items[kind], self.args.repeats):
                 articles = sum(isinstance(item, ArticleItem) for item in part)
                 name = self.name(f"persist_{kind}")
-                seconds = stages.store_cost(part, SITE_URL, self.dbs.fresh(kind, name))
+                seconds = stages.store_cost(part, self.dbs.fresh(kind, name))
                 empty.append(seconds * 1e6 / articles)
                 self.dbs.drop(kind, name)
-                seconds = stages.store_cost(part, SITE_URL, self.dbs.url(kind, loaded))
+                seconds = stages.store_cost(part, self.dbs.url(kind, loaded))
                 full.append(seconds * 1e6 / articles)
             self.dbs.drop(kind, loaded)
             out[kind] = {

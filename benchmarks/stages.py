@@ -12,6 +12,7 @@ a crawl pays them per article too. Dead links (no file) are skipped.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import heapq
 import inspect
 import itertools
@@ -33,6 +34,9 @@ from scrapy.utils.test import get_crawler
 
 from crawler.spiders.news import NewsSpider
 from pipelines.items import ArticleItem
+from pipelines.persist import to_record
+from storage.batch import BatchWriter
+from storage.db import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +48,7 @@ STAGE_NAMES = {
     "AttributionPipeline": "attribution",
     "DatesPipeline": "dates",
     "ValidatePipeline": "validate",
-    "ItemValidationPipeline": "schema check (spidermon)",
+    "SchemaCheckPipeline": "schema check",
     "PersistPipeline": "store",
 }
 
@@ -104,6 +108,10 @@ def build(
     for path, _ in sorted(settings.getwithbase("ITEM_PIPELINES").items(), key=lambda kv: kv[1]):
         component = build_from_crawler(load_object(path), crawler)
         name = STAGE_NAMES.get(type(component).__name__, type(component).__name__)
+        if name == "store":
+            # Measured apart (store_cost): it runs in the writer process, on the other core.
+            pipelines.append((name, component))
+            continue
         if hasattr(component, "open_spider"):
             _call(component.open_spider, spider)
         pipelines.append((name, component))
@@ -111,8 +119,8 @@ def build(
 
 
 def close(spider: NewsSpider, pipelines: list[tuple[str, Any]]) -> None:
-    for _, component in pipelines:
-        if hasattr(component, "close_spider"):
+    for name, component in pipelines:
+        if name != "store" and hasattr(component, "close_spider"):
             closing = _call(component.close_spider, spider)
             if inspect.iscoroutine(closing):
                 asyncio.run(closing)
@@ -122,10 +130,9 @@ def replay(site: Path, base_url: str, database_url: str) -> Replay:
     """Replay the whole site at ``site`` (a ``…/large`` folder) through the spider and the
     pipelines, storing into ``database_url`` (migrated on first use, as in a crawl).
 
-    The replay calls each stage in turn, item by item, so the store stage writes each item
-    in its own transaction (PERSIST_BATCH_SIZE=1): an upper bound of what a crawl, which
-    batches, pays. ``store_cost`` measures the batched store."""
-    spider, pipelines = build(base_url, database_url, batch_size=1)
+    The replay calls each stage in turn, item by item; the store stage is then what the
+    writer process spends on the items that reached it, in batches (``store_cost``)."""
+    spider, pipelines = build(base_url, database_url)
 
     async def seeds() -> list[Request]:
         return [request async for request in spider.start()]
@@ -154,25 +161,24 @@ def replay(site: Path, base_url: str, database_url: str) -> Replay:
             else:
                 _process(thing, pipelines, spider, result)
     close(spider, pipelines)
+    batch = dict(pipelines)["store"].batch_size
+    result.seconds["store"] = store_cost(result.persisted, database_url, batch)
     return result
 
 
-def store_cost(items: list[Any], base_url: str, database_url: str) -> float:
-    """Seconds the store stage takes for ``items`` (what a replay persisted), alone."""
-    spider, pipelines = build(base_url, database_url, batch_size=50)
-    store = dict(pipelines)["store"]
-
-    async def write_all() -> None:
-        # As in a crawl: items arrive while earlier batches are written.
-        pending = [_call(store.process_item, spider, item) for item in items]
-        await asyncio.gather(*(p for p in pending if inspect.isawaitable(p)))
-        await store.close_spider()
-
+def store_cost(items: list[Any], database_url: str, batch_size: int = 100) -> float:
+    """Seconds the writer process spends storing ``items`` (what a replay persisted), in
+    batches of ``batch_size`` records, one transaction each: the records built, the
+    batches written and committed, as storage/writer.py does."""
+    database = Database(database_url)
     started = time.perf_counter()
-    asyncio.run(write_all())
+    now = dt.datetime.now(dt.UTC)
+    records = [r for item in items if (r := to_record(item, now)) is not None]
+    for first in range(0, len(records), batch_size):
+        with database.sessions.begin() as session:
+            BatchWriter(session).write(records[first : first + batch_size], now)
     elapsed = time.perf_counter() - started
-    pipelines = [(name, c) for name, c in pipelines if c is not store]
-    close(spider, pipelines)
+    database.dispose()
     return elapsed
 
 
@@ -182,6 +188,7 @@ def _process(item: Any, pipelines: list[tuple[str, Any]], spider: Any, result: R
     for name, component in pipelines:
         if name == "store":
             result.persisted.append(item)
+            return
         started = time.perf_counter()
         try:
             item = _call(component.process_item, spider, item)
