@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from storage.db import brief, redacted
@@ -27,24 +27,26 @@ def url_problem(url: str) -> str | None:
         parsed = make_url(url)
     except ArgumentError:
         return f"DATABASE_URL {url!r} is not a database URL; use {URL_FORMS}"
+    if problem := _driver_problem(parsed):
+        return problem
+    if parsed.get_backend_name() == "postgresql" and not parsed.database:
+        return f"DATABASE_URL {redacted(url)} names no database; use {URL_FORMS}"
+    return None
+
+
+def _driver_problem(parsed: URL) -> str | None:
     driver = parsed.drivername
-    if driver.split("+")[0] in _HINTS:
-        return (
-            f"DATABASE_URL: unknown driver {driver!r}; write {_HINTS[driver.split('+')[0]]}"
-            f"… instead (forms that work: {URL_FORMS})"
-        )
+    if hint := _HINTS.get(driver.split("+")[0]):
+        return f"DATABASE_URL: unknown driver {driver!r}; write {hint}… instead ({URL_FORMS})"
     try:
         dialect = parsed.get_dialect()
+        if dialect.name not in {"sqlite", "postgresql"}:
+            return f"DATABASE_URL: {dialect.name} is not supported; use {URL_FORMS}"
+        dialect.import_dbapi()
     except NoSuchModuleError:
         return f"DATABASE_URL: unknown driver {driver!r}; use {URL_FORMS}"
-    if dialect.name not in {"sqlite", "postgresql"}:
-        return f"DATABASE_URL: {dialect.name} is not supported; use {URL_FORMS}"
-    try:
-        dialect.import_dbapi()
     except ImportError as error:
         return f"DATABASE_URL: driver {driver!r} is not installed ({error}); use {URL_FORMS}"
-    if dialect.name == "postgresql" and not parsed.database:
-        return f"DATABASE_URL {redacted(url)} names no database; use {URL_FORMS}"
     return None
 
 
