@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from crawler.settings import NEWS_CATEGORIES
 from storage.db import (
     Database,
     ReadError,
@@ -129,11 +130,11 @@ def _export(args: argparse.Namespace) -> int:
     writer = write_csv if args.format == "csv" else write_jsonl
     with database.sessions() as session:
         if args.category is not None:
-            known = session.scalars(select(Category.slug).order_by(Category.slug)).all()
+            # The configured listings, and any the database holds from an older setting.
+            known = sorted({*NEWS_CATEGORIES, *session.scalars(select(Category.slug))})
             if args.category not in known:
                 raise UserError(
-                    f"unknown category {args.category!r}; known: {', '.join(known) or 'none yet'}",
-                    EXIT_USAGE,
+                    f"unknown category {args.category!r}; known: {', '.join(known)}", EXIT_USAGE
                 )
         records = export_records(session, since=args.since, category=args.category)
         if args.output:
