@@ -42,9 +42,11 @@ def redacted(url: str) -> str:
         parsed = make_url(url)
     except ArgumentError:
         return "<unparseable DATABASE_URL>"
-    if "password" in parsed.query:
-        parsed = parsed.update_query_dict({"password": "***"})
-    return parsed.render_as_string(hide_password=True)
+    masked = "password" in parsed.query
+    if masked:
+        parsed = parsed.update_query_dict({"password": "MASKED"})
+    shown = parsed.render_as_string(hide_password=True)
+    return shown.replace("password=MASKED", "password=***") if masked else shown
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
