@@ -17,8 +17,11 @@ def run_migrations() -> None:
         _run(connection)
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as conn:
-        _run(conn)
+    try:
+        with engine.begin() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()  # `alembic upgrade` from the shell: leave no connection open
 
 
 def _run(connection: object) -> None:
