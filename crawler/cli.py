@@ -114,12 +114,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
     if problem := url_problem(database_url()):
         raise UserError(problem, EXIT_USAGE)
+    if problem := unreachable(database_url()):
+        raise UserError(problem, EXIT_FAILED)
     if args.command == "export":
         return _export(args)
     if args.command == "runs":
         return _runs(args)
-    if problem := unreachable(database_url()):
-        raise UserError(problem, EXIT_FAILED)
     Database(database_url())
     print(f"schema up to date: {redacted(database_url())}", file=sys.stderr)
     return EXIT_OK
