@@ -97,12 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
             raise
-        # Ours to fix, not the user's: one line here, the traceback with LOG_LEVEL=DEBUG.
-        print(
-            f"ecnews {args.command}: unexpected error: {type(error).__name__}: {error}"
-            " (LOG_LEVEL=DEBUG shows the traceback)",
-            file=sys.stderr,
-        )
+        if isinstance(error, OSError) and error.filename:
+            # A folder that cannot be created, a file that cannot be written: the user's.
+            problem = f"cannot use {error.filename}: {error.strerror}"
+        else:
+            # Ours to fix, not the user's: one line here, the traceback with LOG_LEVEL=DEBUG.
+            problem = (
+                f"unexpected error: {type(error).__name__}: {error}"
+                " (LOG_LEVEL=DEBUG shows the traceback)"
+            )
+        print(f"ecnews {args.command}: {problem}", file=sys.stderr)
         return EXIT_FAILED
 
 

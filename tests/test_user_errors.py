@@ -291,3 +291,27 @@ def test_interrupt_says_only_how_to_resume(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == EXIT_INTERRUPTED
     assert one_line(stderr) == "ecnews crawl: interrupted; run again with --resume to continue"
+
+
+# -- no traceback unless LOG_LEVEL=DEBUG ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "traceback"), [("INFO", False), ("DEBUG", True)], ids=["info", "debug"]
+)
+def test_a_path_that_cannot_be_created(
+    site: SiteServer, home: Path, level: str, *, traceback: bool
+) -> None:
+    blocker = home / "a-file"
+    blocker.write_text("not a folder", "utf-8")
+    log_file = blocker / "logs" / "crawl.log"
+    result = run(
+        home, "crawl", "--base-url", site.url, "--log-file", str(log_file), LOG_LEVEL=level
+    )
+    assert result.returncode == EXIT_FAILED
+    if traceback:
+        assert "Traceback" in result.stderr
+    else:
+        assert (
+            one_line(result.stderr) == f"ecnews crawl: cannot use {blocker}/logs: Not a directory"
+        )
