@@ -64,7 +64,7 @@ def unreachable(url: str) -> str | None:
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
         message = brief(error)
         match = _LIBPQ_REASON.search(message)
-        reason = (match.group(1) if match else message).strip()
+        reason = (match.group(1) if match else message).strip().removeprefix("FATAL:").strip()
         return f"database unreachable at {where}: {reason}"
     finally:
         engine.dispose()
