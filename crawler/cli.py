@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from crawler.exitcodes import EXIT_OK
-from storage.db import Database, database_url, redacted
+from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from crawler.settings import NEWS_CATEGORIES
+from storage.db import (
+    Database,
+    ReadError,
+    ReadOnlyDatabase,
+    database_url,
+    open_readonly,
+    redacted,
+)
 from storage.export import export_records, write_csv, write_jsonl
-from storage.models import CrawlRun
+from storage.models import Category, CrawlRun
+from storage.preflight import unreachable, url_problem
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--categories", help="comma-separated slugs, e.g. rdjj,zcfg")
     crawl.add_argument("--base-url", help="site root (default: NEWS_SITE_URL)")
     crawl.add_argument("--log-file", help="also log to this file (rotated)")
-    crawl.add_argument("--lock-file", help="default: ECNEWS_LOCK_FILE or data/ecnews-crawl.lock")
+    crawl.add_argument(
+        "--lock-file",
+        help="default: ECNEWS_LOCK_FILE, else <database>.lock next to a SQLite database,"
+        " else data/ecnews-crawl.lock",
+    )
     crawl.add_argument(
         "--resume", action="store_true", help="pick up a run that was killed (uses JOBDIR)"
     )
@@ -73,11 +86,40 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UserError as error:
+        print(f"ecnews {args.command}: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        print(f"ecnews {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+            raise
+        if isinstance(error, OSError) and error.filename:
+            # A folder that cannot be created, a file that cannot be written: the user's.
+            problem = f"cannot use {error.filename}: {error.strerror}"
+        else:
+            # Ours to fix, not the user's: one line here, the traceback with LOG_LEVEL=DEBUG.
+            problem = (
+                f"unexpected error: {type(error).__name__}: {error}"
+                " (LOG_LEVEL=DEBUG shows the traceback)"
+            )
+        print(f"ecnews {args.command}: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "crawl":
         from crawler.run import crawl  # noqa: PLC0415  # Scrapy/Twisted only when crawling
 
         return crawl(args)  # Scrapy configures logging from the LOG_* settings
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
+    if problem := url_problem(database_url()):
+        raise UserError(problem, EXIT_USAGE)
+    if problem := unreachable(database_url()):
+        raise UserError(problem, EXIT_FAILED)
     if args.command == "export":
         return _export(args)
     if args.command == "runs":
@@ -88,12 +130,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    database = Database(database_url())
+    database = _read(database_url())
     writer = write_csv if args.format == "csv" else write_jsonl
     with database.sessions() as session:
+        if args.category is not None:
+            # The configured listings, and any the database holds from an older setting.
+            known = sorted({*NEWS_CATEGORIES, *session.scalars(select(Category.slug))})
+            if args.category not in known:
+                raise UserError(
+                    f"unknown category {args.category!r}; known: {', '.join(known)}", EXIT_USAGE
+                )
         records = export_records(session, since=args.since, category=args.category)
         if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: PTH123
+            try:
+                out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: PTH123, SIM115
+            except OSError as error:
+                raise UserError(f"cannot write {args.output}: {error.strerror}") from error
+            with out:
                 count = writer(records, out)
         else:
             count = writer(records, sys.stdout)
@@ -101,8 +154,24 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read(url: str) -> ReadOnlyDatabase:
+    """The database, read-only: reading never creates, writes or migrates anything."""
+    try:
+        return open_readonly(url)
+    except ReadError as error:
+        raise UserError(str(error)) from error
+
+
+class UserError(Exception):
+    """A problem the user can act on: one line on stderr, then this exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _runs(args: argparse.Namespace) -> int:
-    database = Database(database_url())
+    database = _read(database_url())
     with database.sessions() as session:
         runs = session.scalars(
             select(CrawlRun).order_by(CrawlRun.started_at.desc()).limit(args.limit)

@@ -7,15 +7,19 @@ verdict this module leaves in the stats (`ecnews/monitors/failed`) and exits 1.
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.exceptions import ScrapyDeprecationWarning
 from spidermon import Monitor, MonitorSuite, monitors
+from spidermon.contrib.scrapy.extensions import Spidermon
 from spidermon.contrib.scrapy.monitors import FinishReasonMonitor, ItemValidationMonitor
 from spidermon.core.actions import Action
 
 from crawler import stats_keys as keys
 from pipelines import stats_keys as item_keys
+
+if TYPE_CHECKING:
+    from scrapy import Spider
 
 # Spidermon logs its report through Spider.log(), which Scrapy deprecates with a warning on
 # every run: noise in cron's mail, and nothing we can change here.
@@ -24,10 +28,57 @@ warnings.filterwarnings(
 )
 
 
+# Listing failures (crawler/spiders/news.py: news/listing/failed/<exception name>) that
+# mean no connection was made at all, with what to tell the user.
+CONNECTION_FAILURES = {
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "CannotResolveHostError": "cannot resolve the host",
+    "DNSLookupError": "cannot resolve the host",
+    "DownloadTimeoutError": "no answer within DOWNLOAD_TIMEOUT",
+    "TimeoutError": "no answer within DOWNLOAD_TIMEOUT",
+    "TCPTimedOutError": "no answer within DOWNLOAD_TIMEOUT",
+}
+UNREACHABLE = "site unreachable: "
+
+
+def site_unreachable(stats: dict[str, Any]) -> str | None:
+    """Why the site could not be reached, when no listing page was read and every listing
+    request failed for want of a connection; else None."""
+    if int(stats.get(keys.LISTING_PAGES, 0) or 0):
+        return None
+    failed = {
+        key.removeprefix(keys.LISTING_FAILED_BY)
+        for key in stats
+        if key.startswith(keys.LISTING_FAILED_BY)
+    }
+    if not failed or not failed <= CONNECTION_FAILURES.keys():
+        return None
+    reasons = sorted({CONNECTION_FAILURES[name] for name in failed})
+    return f"{', '.join(reasons)} (every listing page, after retries)"
+
+
+class Monitors(Spidermon):  # type: ignore[misc]  # spidermon is untyped
+    """Spidermon, except on SIGTERM/SIGINT: an interrupted run is not judged (its FAIL
+    report would bury the "interrupted; run again with --resume" line)."""
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if reason == "shutdown":
+            for task in self.periodic_tasks.get(spider, []):
+                task.stop()
+            return
+        super().spider_closed(spider)
+
+
 class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
     @property
     def stats(self) -> dict[str, Any]:
         return self.data.stats  # type: ignore[no-any-return]
+
+    @property
+    def site_down(self) -> bool:
+        """The Site monitor says it all; monitors that would only restate it stay quiet."""
+        return site_unreachable(self.stats) is not None
 
     @property
     def settings(self) -> Any:
@@ -37,6 +88,14 @@ class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
         return int(self.stats.get(key, 0) or 0)
 
 
+@monitors.name("Site")
+class SiteMonitor(_CrawlMonitor):
+    @monitors.name("the site answered")
+    def test_site_reachable(self) -> None:
+        if reason := site_unreachable(self.stats):
+            self.fail(f"{UNREACHABLE}{reason}")
+
+
 @monitors.name("Listings")
 class ListingMonitor(_CrawlMonitor):
     """On one machine only: a distributed worker may rightly read no listing at all."""
@@ -44,6 +103,8 @@ class ListingMonitor(_CrawlMonitor):
     def setUp(self) -> None:
         if self.settings.get("REDIS_URL"):
             self.skipTest("distributed worker")
+        if self.site_down:
+            self.skipTest("site unreachable")
 
     @monitors.name("listing pages were read")
     def test_listing_pages(self) -> None:
@@ -103,6 +164,8 @@ class ErrorMonitor(_CrawlMonitor):
 
     @monitors.name("listing pages that failed after retries")
     def test_failed_listings(self) -> None:
+        if self.site_down:
+            return
         failed = self.stat(keys.LISTING_FAILED)
         self.assertEqual(
             failed, 0, f"{failed} listing pages failed after retries (the next run walks them)"
@@ -138,6 +201,7 @@ class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
 class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon is untyped
     monitors: ClassVar[list[type]] = [
         FinishReasonMonitor,
+        SiteMonitor,
         ListingMonitor,
         FieldFillMonitor,
         ErrorMonitor,

@@ -1,8 +1,10 @@
 """A one-line progress display for crawls run by hand; silent when not on a terminal,
-so cron mails nothing but real problems."""
+so cron mails nothing but real problems. Log records printed meanwhile go above it: the
+progress line is cleared before a record is written and drawn again below it."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TYPE_CHECKING, Self, TextIO
@@ -17,6 +19,26 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 
+CLEAR = "\r\x1b[K"  # back to column 0, erase the line
+
+
+class _LogAboveProgress:
+    """The stream of the terminal's log handlers while the progress line is up."""
+
+    def __init__(self, progress: TerminalProgress) -> None:
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        out = self.progress.out
+        out.write(CLEAR + text if self.progress.shown else text)
+        if self.progress.shown and text.endswith("\n"):
+            out.write(self.progress.shown)
+        return len(text)
+
+    def flush(self) -> None:
+        self.progress.out.flush()
+
+
 class TerminalProgress:
     def __init__(self, stats: StatsCollector, interval: float, out: TextIO) -> None:
         self.stats = stats
@@ -24,6 +46,8 @@ class TerminalProgress:
         self.out = out
         self.started = time.monotonic()
         self.loop: task.LoopingCall | None = None
+        self.shown = ""  # the progress line on screen now, if any
+        self._handlers: list[logging.StreamHandler[TextIO]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -50,16 +74,26 @@ class TerminalProgress:
         )
 
     def show(self) -> None:
-        self.out.write(f"\r\x1b[K{self.line()}")
+        self.shown = self.line()
+        self.out.write(CLEAR + self.shown)
         self.out.flush()
 
     def spider_opened(self, spider: Spider) -> None:
         self.started = time.monotonic()
+        # Scrapy's terminal handler (installed by now) writes through us from here on.
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler and handler.stream is self.out:
+                handler.setStream(_LogAboveProgress(self))
+                self._handlers.append(handler)
         self.loop = task.LoopingCall(self.show)
         self.loop.start(self.interval, now=False)
 
     def spider_closed(self, spider: Spider) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
-        self.out.write(f"\r\x1b[K{self.line()}\n")
+        for handler in self._handlers:
+            handler.setStream(self.out)
+        self._handlers.clear()
+        self.shown = ""
+        self.out.write(f"{CLEAR}{self.line()}\n")
         self.out.flush()

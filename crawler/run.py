@@ -12,15 +12,21 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import distributed
 from crawler import stats_keys as keys
+from crawler.console import CrawlConsole
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from crawler.monitors import UNREACHABLE
+from crawler.preflight import site_unreachable, site_url_problem
 from crawler.runs import CrawlRunRecorder
 from crawler.spiders.news import NewsSpider
+from storage.preflight import unreachable, url_problem
 
 if TYPE_CHECKING:
     import argparse
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOCK_FILE = "data/ecnews-crawl.lock"
+# Seconds the pre-flight TCP connection to the site may take (at most DOWNLOAD_TIMEOUT).
+SITE_PROBE_TIMEOUT = 10.0
 DEFAULT_JOBDIR = "data/job"
 RUN_ARGS_FILE = "ecnews-run.json"
 
@@ -86,49 +94,95 @@ def _log_to_file(path: str | None) -> None:
     logging.getLogger().addHandler(handler)
 
 
-def _usage_error(args: argparse.Namespace, settings: Settings) -> str | None:
+def _usage_error(args: argparse.Namespace, settings: Settings, jobdir: Path) -> str | None:
     known = settings.getdict("NEWS_CATEGORIES")
     wanted = [c.strip() for c in (args.categories or "").split(",") if c.strip()]
     unknown = [c for c in wanted if c not in known]
     if unknown:
         return f"unknown categories {unknown}; known: {', '.join(known)}"
-    if not (args.base_url or settings.get("NEWS_SITE_URL") or args.resume):
+    site = _site_url(args, settings, jobdir)
+    if not site:
         return "no site: pass --base-url or set NEWS_SITE_URL"
+    if problem := site_url_problem(site):
+        return problem
+    if problem := url_problem(settings.get("DATABASE_URL")):
+        return problem
     if (args.distributed or args.seed) and not settings.get("REDIS_URL"):
         return "--distributed needs REDIS_URL (environment or -s)"
     return None
 
 
+def _site_url(args: argparse.Namespace, settings: Settings, jobdir: Path) -> str:
+    """The site this run will crawl: --base-url, else a resumed run's, else NEWS_SITE_URL."""
+    saved = _saved_args(jobdir) if args.resume else {}
+    return str(args.base_url or saved.get("base_url") or settings.get("NEWS_SITE_URL") or "")
+
+
+def _saved_args(jobdir: Path) -> dict[str, Any]:
+    try:
+        saved = json.loads((jobdir / RUN_ARGS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _site_unreachable(args: argparse.Namespace, settings: Settings, jobdir: Path) -> str | None:
+    """A site that takes no connection at all: say so now, not after a whole crawl."""
+    timeout = min(settings.getfloat("DOWNLOAD_TIMEOUT"), SITE_PROBE_TIMEOUT)
+    if problem := site_unreachable(_site_url(args, settings, jobdir), timeout):
+        return f"{UNREACHABLE}{problem}"
+    return None
+
+
+def default_lock_file(database_url: str) -> Path:
+    """Next to a SQLite database (one lock per database, wherever the crawl is started
+    from); for PostgreSQL, DEFAULT_LOCK_FILE under the working folder."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(f"{parsed.database}.lock")
+    return Path(DEFAULT_LOCK_FILE)
+
+
 def crawl(args: argparse.Namespace) -> int:
+    jobdir = Path(args.jobdir or os.environ.get("ECNEWS_JOBDIR") or DEFAULT_JOBDIR)
     try:
         settings = crawl_settings(args)
-        error = _usage_error(args, settings)
+        error = _usage_error(args, settings, jobdir)
     except ValueError as problem:
         error = str(problem)
     if error:
-        print(f"ecnews crawl: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(error, EXIT_USAGE)
+    if error := unreachable(settings.get("DATABASE_URL")):
+        return _fail(error, EXIT_FAILED)
     if settings.get("REDIS_URL"):
-        return _crawl_distributed(args, settings)
-    jobdir = Path(args.jobdir or os.environ.get("ECNEWS_JOBDIR") or DEFAULT_JOBDIR)
-    lock_path = Path(args.lock_file or os.environ.get("ECNEWS_LOCK_FILE") or DEFAULT_LOCK_FILE)
+        error = _site_unreachable(args, settings, jobdir)
+        return _fail(error, EXIT_FAILED) if error else _crawl_distributed(args, settings)
+    lock_path = Path(
+        args.lock_file
+        or os.environ.get("ECNEWS_LOCK_FILE")
+        or default_lock_file(settings.get("DATABASE_URL"))
+    )
     try:
         with CrawlLock(lock_path):
-            return _crawl_locked(args, settings, jobdir)
+            # Probed under the lock: a run that is locked out touches nothing.
+            error = _site_unreachable(args, settings, jobdir)
+            return _fail(error, EXIT_FAILED) if error else _crawl_locked(args, settings, jobdir)
     except LockHeld as held:
-        print(
-            f"ecnews crawl: another crawl is running (pid {held}, lock {lock_path}); exiting",
-            file=sys.stderr,
+        return _fail(
+            f"another crawl is running (pid {held}, lock {lock_path}); exiting", EXIT_LOCKED
         )
-        return EXIT_LOCKED
+
+
+def _fail(message: str, code: int) -> int:
+    """A problem the user can act on: one line on stderr, no traceback."""
+    print(f"ecnews crawl: {message}", file=sys.stderr)
+    return code
 
 
 def _spider_args(args: argparse.Namespace, jobdir: Path) -> dict[str, Any]:
     """The spider's arguments; a resumed run takes the killed run's unless given again."""
     saved_file = jobdir / RUN_ARGS_FILE
-    saved: dict[str, Any] = {}
-    if args.resume and saved_file.exists():
-        saved = json.loads(saved_file.read_text("utf-8"))
+    saved = _saved_args(jobdir) if args.resume else {}
     given = {"mode": args.mode, "categories": args.categories, "base_url": args.base_url}
     spider_args = {**saved, **{k: v for k, v in given.items() if v}}
     jobdir.mkdir(parents=True, exist_ok=True)
@@ -146,8 +200,9 @@ def _crawl_locked(args: argparse.Namespace, settings: Settings, jobdir: Path) ->
     settings.set("JOBDIR", str(jobdir), priority="cmdline")
     _log_to_file(args.log_file)
     code = _run_spider(settings, _spider_args(args, jobdir))
-    if code == EXIT_OK:
-        shutil.rmtree(jobdir, ignore_errors=True)  # finished: nothing left to resume
+    if code == EXIT_OK or (code == EXIT_USAGE and not args.resume):
+        # Finished, or never started: nothing to resume.
+        shutil.rmtree(jobdir, ignore_errors=True)
     return code
 
 
@@ -180,7 +235,11 @@ def _crawl_distributed(args: argparse.Namespace, settings: Settings) -> int:
 def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
     """Run the spider in-process; turn its monitors' verdict into the exit code."""
     process = CrawlerProcess(settings)
+    console = CrawlConsole(settings.get("LOG_LEVEL"), verdict_follows=True)
+    console.install()
     crawler = process.create_crawler(NewsSpider)
+    # Scrapy installs its terminal handler anew once the crawler's settings are applied.
+    crawler.signals.connect(console.install, signal=signals.engine_started)
     try:
         process.crawl(crawler, **spider_args)
     except ValueError as error:
@@ -208,6 +267,10 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
             problems = [*problems, f"the run could not be recorded: {error}"]
     if problems:
         for problem in problems:
-            logger.error("Crawl failed: %s", problem)
+            _, _, reason_text = problem.partition(UNREACHABLE)
+            if reason_text:  # the only verdict then: the other monitors stayed quiet
+                print(f"ecnews crawl: {UNREACHABLE}{reason_text}", file=sys.stderr)
+            else:
+                logger.error("Crawl failed: %s", problem)
         return EXIT_FAILED
     return EXIT_OK

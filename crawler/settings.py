@@ -114,7 +114,9 @@ ITEM_PIPELINES = {
 }
 
 # -- Misc --------------------------------------------------------------------------------
+# Both would let anyone on this machine run code in the crawl: off unless turned on here.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19's HTTP endpoint (scrapy.extensions.remote_control)
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # In memory only, even with a JOBDIR: see crawler/dupefilter.py.
@@ -129,7 +131,7 @@ ECNEWS_IDLE_CLOSE_SECONDS = float(os.environ.get("ECNEWS_IDLE_CLOSE_SECONDS", "1
 # -- Run bookkeeping and monitors --------------------------------------------------------
 EXTENSIONS = {
     "crawler.runs.CrawlRunRecorder": 500,
-    "spidermon.contrib.scrapy.extensions.Spidermon": 510,
+    "crawler.monitors.Monitors": 510,  # Spidermon, quiet on SIGTERM/SIGINT
     "crawler.progress.TerminalProgress": 530,
     "crawler.gcfreeze.GcFreeze": 540,
     # A listing's next page is requested once the page before it is stored.

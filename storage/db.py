@@ -7,18 +7,17 @@ import os
 import threading
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
 # Alembic narrates every migration context at INFO; only its warnings matter to a crawl.
@@ -77,8 +76,17 @@ def database_url(url: str | None = None) -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL with its password hidden, for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with its password hidden, for logs and messages: the user:password@ one and
+    a ``?password=`` query parameter alike."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable DATABASE_URL>"
+    masked = "password" in parsed.query
+    if masked:
+        parsed = parsed.update_query_dict({"password": "MASKED"})
+    shown = parsed.render_as_string(hide_password=True)
+    return shown.replace("password=MASKED", "password=***") if masked else shown
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -106,7 +114,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get their folder created and WAL mode."""
-    parsed: URL = make_url(url)
+    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -176,3 +184,87 @@ class Database:
 def get_database(url: str) -> Database:
     """The process-wide Database for `url` (spider and pipelines share it)."""
     return Database(url)
+
+
+# -- Reading only (`ecnews export`, `ecnews runs`, and any later read command) ----------
+
+
+class ReadError(Exception):
+    """The database cannot be read as it is; the message says what to do."""
+
+
+class ReadOnlyDatabase:
+    """An engine that cannot write: a SQLite file opened `mode=ro`, a PostgreSQL session
+    with `default_transaction_read_only`. Never creates a file and never migrates."""
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = sessionmaker(engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _readonly_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            parsed,
+            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 10},
+        )
+    path = Path(parsed.database or "")
+    if not parsed.database or parsed.database == ":memory:" or not path.is_file():
+        raise ReadError(f"no database at {path.resolve() if parsed.database else url}")
+    # A URI filename with mode=ro: SQLite refuses every write and never creates the file.
+    readonly = URL.create(
+        "sqlite+pysqlite",
+        database=f"file:{quote(str(path.resolve()))}",
+        query={"mode": "ro", "uri": "true"},
+    )
+    engine = create_engine(readonly, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _readonly_pragmas)
+    return engine
+
+
+def _readonly_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def open_readonly(url: str) -> ReadOnlyDatabase:
+    """The database at `url` for reading, its schema checked against the code's.
+
+    Raises ReadError: no database there, unreachable, or a schema behind (or ahead of)
+    this code.
+    """
+    engine = _readonly_engine(url)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        engine.dispose()
+        raise ReadError(f"cannot read {redacted(url)}: {brief(error)}") from error
+    head = script.get_current_head()
+    if current != head:
+        engine.dispose()
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current is not None and current not in known:
+            raise ReadError(
+                f"the database schema ({current}) is newer than this ecnews ({head}): update ecnews"
+            )
+        raise ReadError(
+            f"the database schema ({current or 'empty'}) is behind this ecnews ({head}): "
+            "run ecnews db upgrade"
+        )
+    return ReadOnlyDatabase(url, engine)
+
+
+def brief(error: Exception) -> str:
+    """A database error in one line: the driver's own first line, without SQLAlchemy's
+    statement and background-link trailer."""
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    return lines[0].strip() if lines else type(orig).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -20,21 +21,18 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 
-def test_progress_line_on_a_terminal(site: SiteServer, sqlite_url: str, tmp_path: Path) -> None:
+# The start of a log record: it must begin a line of its own.
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
+
+
+def crawl_on_a_terminal(site: SiteServer, sqlite_url: str, tmp_path: Path, level: str) -> str:
+    """What a terminal receives from a crawl: stderr through a pty."""
     leader, follower = pty.openpty()
     env = crawl_env(sqlite_url, tmp_path)
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "crawler.cli",
-            "crawl",
-            "--base-url",
-            site.url,
-            "-s",
-            "PROGRESS_INTERVAL=0.2",
-            "-s",
-            "LOG_LEVEL=WARNING",
+            *(sys.executable, "-m", "crawler.cli", "crawl", "--base-url", site.url),
+            *("-s", "PROGRESS_INTERVAL=0.05", "-s", f"LOG_LEVEL={level}"),
         ],
         cwd=ROOT,
         env=env,
@@ -53,9 +51,30 @@ def test_progress_line_on_a_terminal(site: SiteServer, sqlite_url: str, tmp_path
         output += chunk
     os.close(leader)
     assert process.wait(timeout=120) == 0
-    text = output.decode("utf-8", "replace")
+    return output.decode("utf-8", "replace")
+
+
+def test_progress_line_on_a_terminal(site: SiteServer, sqlite_url: str, tmp_path: Path) -> None:
+    text = crawl_on_a_terminal(site, sqlite_url, tmp_path, "WARNING")
     assert "\r\x1b[K" in text
     assert "articles new 27" in text
+
+
+def test_log_lines_never_share_the_progress_line(
+    site: SiteServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    for slug in ("rdjj", "sjbg", "zcfg", "jxal"):
+        site.add_fault(f"/news/{slug}/", delay_ms=300)  # time for the progress line to show
+    text = crawl_on_a_terminal(site, sqlite_url, tmp_path, "INFO")
+    assert text.count("\r\x1b[Kpages ") > 2, text[-2000:]
+    records = list(LOG_RECORD.finditer(text))
+    assert len(records) > 10
+    for record in records:
+        before = text[: record.start()]
+        # On a new line, or at column 0 of a line just cleared of the progress line.
+        assert before.endswith(("\n", "\r\x1b[K")) or not before, repr(
+            text[record.start() - 200 : record.end()]
+        )
 
 
 def test_no_progress_line_when_not_on_a_terminal(
