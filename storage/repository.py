@@ -29,6 +29,7 @@ from storage.models import (
     Revision,
     Source,
 )
+from storage.search import index_articles
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -342,6 +343,7 @@ class Repository:
                 {"article_id": article_id, "category_id": category_id},
             )
         self._link_listed_categories(article_id)
+        index_articles(self.session, [article_id])
         return outcome
 
     def _insert_article(
