@@ -10,6 +10,7 @@ GIN index. Neither needs a Chinese parser in the database.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -208,27 +209,31 @@ def _hits(session: Session, ids: Sequence[int], terms: Sequence[Term]) -> list[H
 
 
 def snippet(text: str, words: Sequence[str]) -> str:
-    """A window of the body around the first hit of a query word, the hit marked «…»."""
+    """A window of `text` (title, new line, body) around the first hit of a query word in
+    the body (else the title), every hit in it marked «…»."""
+    words = [word for word in words if word]
     lowered = normalise(text)
     if len(lowered) != len(text):  # NFKC changed lengths: positions would not map back
         lowered = text.lower()
-    found = [(lowered.find(word), word) for word in words if word and word in lowered]
     body_start = text.find("\n") + 1
-    in_body = [(at, word) for at, word in found if at >= body_start]
-    if not (in_body or found):
-        return _clean(text[body_start : body_start + SNIPPET_BEFORE + SNIPPET_AFTER])
-    at, word = min(in_body or found)
-    start = max(body_start if at >= body_start else 0, at - SNIPPET_BEFORE)
-    end = at + len(word)
-    return _clean(
-        ("…" if start > 0 and start != body_start else "")
-        + text[start:at]
-        + MARK[0]
-        + text[at:end]
-        + MARK[1]
-        + text[end : end + SNIPPET_AFTER]
-        + ("…" if end + SNIPPET_AFTER < len(text) else "")
-    )
+    hits = [at for word in words if (at := lowered.find(word, body_start)) >= 0] or [
+        at for word in words if (at := lowered.find(word)) >= 0
+    ]
+    at = min(hits) if hits else body_start
+    start = max(at - SNIPPET_BEFORE, body_start if at >= body_start else 0)
+    end = at + SNIPPET_BEFORE + SNIPPET_AFTER
+    out = ["…"] if start not in {0, body_start} else []
+    position = start
+    if words:
+        pattern = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
+        for match in pattern.finditer(lowered, start, end):
+            out += [text[position : match.start()], MARK[0], text[match.start() : match.end()]]
+            out.append(MARK[1])
+            position = match.end()
+    out.append(text[position:end])
+    if end < len(text):
+        out.append("…")
+    return _clean("".join(out).replace(MARK[1] + MARK[0], ""))
 
 
 def _clean(text: str) -> str:
