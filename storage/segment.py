@@ -7,7 +7,7 @@ the writer segments every article it stores.
 An article is indexed as two token streams:
 
 * `words`: rjieba's search-mode cut (a long word and its dictionary sub-words), for ranking;
-* `grams`: every Han run as overlapping 2-grams, Latin and digit runs whole, in order.
+* `grams`: every Han run and every Latin/digit run as overlapping 2-grams, in order.
 
 A query term matches either its jieba word, or the phrase of its own 2-grams in `grams`,
 which holds exactly when the term is a substring of the text, whatever way jieba cut the
@@ -50,13 +50,16 @@ def normalise(text: str) -> str:
 
 
 def _grams(piece: str) -> list[str]:
-    if len(piece) == 1 or not _IS_HAN.match(piece):
+    if len(piece) == 1:
         return [piece]
     return [piece[i : i + 2] for i in range(len(piece) - 1)]
 
 
 def grams(text: str) -> list[str]:
-    """The text's Han 2-grams and Latin/digit runs, in order (text already normalised)."""
+    """The 2-grams of each Han run and each Latin/digit run, in order (text normalised).
+
+    Latin and digit runs are cut into 2-grams too, so "20" finds "2025" as a substring
+    scan would; the whole run is still in `words`."""
     return [gram for piece in _PIECE.findall(text) for gram in _grams(piece)]
 
 
@@ -93,7 +96,7 @@ class Term:
     grams: tuple[str, ...]
     """Its 2-grams, matched as a phrase in `grams`."""
     prefix: bool
-    """The last gram is a single Han character: it may begin a longer gram in the text."""
+    """The last gram is a single character: it may begin a longer gram in the text."""
 
 
 def _term(text: str) -> Term:
@@ -104,7 +107,7 @@ def _term(text: str) -> Term:
         text=text,
         word=text if single_piece else None,
         grams=term_grams,
-        prefix=len(last) == 1 and _IS_HAN.match(last) is not None,
+        prefix=len(last) == 1,
     )
 
 
