@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 SEARCH_TABLE = "article_search"
 WORDS_WEIGHT = 2.0
 """bm25 weight of a jieba-word hit against a 2-gram phrase hit."""
+RANK_WINDOW = 5000
+"""Rank the newest this many matches (by id, i.e. by when stored): a word found in most
+articles would otherwise cost a score for each of them (~90 ms at 100,000 articles)."""
 SNIPPET_BEFORE, SNIPPET_AFTER = 30, 70
 MARK = ("«", "»")
 
@@ -149,36 +152,40 @@ def search(
     since: dt.date | None = None,
     limit: int = 20,
 ) -> list[Hit]:
-    """Articles containing every word of `query`, best first."""
+    """Articles containing every word of `query`, best first (among the newest
+    RANK_WINDOW matches)."""
     terms = query_terms(query)
     if not terms:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        match = func.to_tsquery("simple", tsquery(query))
-        stmt = (
-            select(Article.id)
-            .join(_pg, _pg.c.article_id == Article.id)
-            .where(_pg.c.document.op("@@")(match))
-            .order_by(func.ts_rank(_pg.c.document, match).desc(), Article.id)
-        )
-    else:
-        rank = func.bm25(literal_column(SEARCH_TABLE), WORDS_WEIGHT, 1.0)
-        stmt = (
-            select(Article.id)
-            .join(_fts, _fts.c.rowid == Article.id)
-            .where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_match(query)))
-            .order_by(rank, Article.id)
-        )
+    filters = []
     if since is not None:
-        stmt = stmt.where(Article.published_at >= dt.datetime.combine(since, dt.time(), SITE_TZ))
+        filters.append(Article.published_at >= dt.datetime.combine(since, dt.time(), SITE_TZ))
     if category is not None:
-        stmt = stmt.where(
+        filters.append(
             Article.id.in_(
                 select(ArticleCategory.article_id)
                 .join(Category, Category.id == ArticleCategory.category_id)
                 .where(Category.slug == category)
             )
         )
+    if session.get_bind().dialect.name == "postgresql":
+        match = func.to_tsquery("simple", tsquery(query))
+        key = _pg.c.article_id
+        window = select(key.label("id"), func.ts_rank(_pg.c.document, match).label("score"))
+        window = window.where(_pg.c.document.op("@@")(match))
+        better = "desc"
+    else:
+        key = _fts.c.rowid
+        window = select(
+            key.label("id"),
+            func.bm25(literal_column(SEARCH_TABLE), WORDS_WEIGHT, 1.0).label("score"),
+        ).where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_match(query)))
+        better = "asc"  # bm25() is negative: lower is better
+    if filters:
+        window = window.where(key.in_(select(Article.id).where(*filters)))
+    ranked = window.order_by(key.desc()).limit(RANK_WINDOW).subquery()
+    score = ranked.c.score.desc() if better == "desc" else ranked.c.score.asc()
+    stmt = select(ranked.c.id).order_by(score, ranked.c.id.desc())
     ids = list(session.scalars(stmt.limit(limit)))
     return _hits(session, ids, terms)
 
