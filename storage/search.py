@@ -183,7 +183,7 @@ def search(
         better = "asc"  # bm25() is negative: lower is better
     if filters:
         window = window.where(key.in_(select(Article.id).where(*filters)))
-    ranked = window.order_by(key.desc()).limit(RANK_WINDOW).subquery()
+    ranked = window.order_by(key.desc()).limit(max(RANK_WINDOW, limit)).subquery()
     score = ranked.c.score.desc() if better == "desc" else ranked.c.score.asc()
     stmt = select(ranked.c.id).order_by(score, ranked.c.id.desc())
     ids = list(session.scalars(stmt.limit(limit)))
