@@ -59,19 +59,17 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    session = Session(bind=op.get_bind())
-    last = 0
-    while True:
-        ids = list(
+    # A Session on the migration's connection joins its transaction (never commits it).
+    with Session(bind=op.get_bind()) as session:
+        last = 0
+        while ids := list(
             session.scalars(
                 sa.text("SELECT id FROM articles WHERE id > :last ORDER BY id LIMIT :n"),
                 {"last": last, "n": BACKFILL_BATCH},
             )
-        )
-        if not ids:
-            return
-        index_articles(session, ids)
-        last = ids[-1]
+        ):
+            index_articles(session, ids)
+            last = ids[-1]
 
 
 def downgrade() -> None:
