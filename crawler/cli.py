@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from crawler.commands import check as check_command
+from crawler.commands import feed as feed_command
+from crawler.commands import search as search_command
+from crawler.commands import serve as serve_command
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from crawler.settings import NEWS_CATEGORIES
 from storage.db import (
@@ -71,17 +75,32 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     export = commands.add_parser("export", help="write every article, per the data contract")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv", "atom"), default="jsonl")
     export.add_argument("--since", type=dt.date.fromisoformat, help="published on/after DATE")
     export.add_argument("--category", help="only articles listed in this category slug")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.add_argument("--limit", type=int, default=50, help="atom: newest N articles")
 
     runs = commands.add_parser("runs", help="list recent crawl runs")
     runs.add_argument("--limit", type=int, default=20)
 
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=("upgrade",))
+    db.add_argument("action", choices=("upgrade", "check"))
+
+    search = commands.add_parser("search", help="find articles by Chinese words, Latin, digits")
+    search.add_argument("query", nargs="+", help="words; every one must match")
+    search.add_argument("--category", help="only articles listed in this category slug")
+    search.add_argument("--since", type=dt.date.fromisoformat, help="published on/after DATE")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--format", choices=("table", "jsonl"), default="table")
+
+    serve = commands.add_parser("serve", help="read-only web view of the SQLite database")
+    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--host", default="127.0.0.1")
     return parser
+
+
+_READERS = {"search": search_command.run, "serve": serve_command.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,12 +143,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "runs":
         return _runs(args)
+    if args.command in _READERS:
+        return _READERS[args.command](args)
+    if args.command == "db" and args.action == "check":
+        return check_command.run()
     Database(database_url())
     print(f"schema up to date: {redacted(database_url())}", file=sys.stderr)
     return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "atom":
+        return feed_command.run(args)
     database = _read(database_url())
     writer = write_csv if args.format == "csv" else write_jsonl
     with database.sessions() as session:

@@ -53,6 +53,7 @@ from storage.records import (
     Record,
     WalkRecord,
 )
+from storage.search import index_articles
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -168,6 +169,8 @@ class BatchWriter:
         self._database_key = str(bind.engine.url)  # str() masks the password
         self._statements = _statements(bind.dialect.name)
         self._uncommitted_ids: dict[tuple[str, str, str], int] = {}
+        self._changed: set[int] = set()
+        """Articles whose title or body this batch wrote: their search rows are rewritten."""
 
     def write(self, records: Sequence[Record], now: dt.datetime) -> list[Outcome | None]:
         """Write `records`; the outcome of each article record (None for the others).
@@ -188,6 +191,9 @@ class BatchWriter:
         touched: set[int] = set()
         for run in _runs(articles):
             touched |= self._write_articles(run, outcomes)
+        if self._changed:
+            # The search index moves with the articles, in the same transaction.
+            index_articles(self.session, self._changed)
         pages = [r for r in records if isinstance(r, ArticleRecord | PageStatusRecord)]
         if pages:
             self._record_pages(pages, now)
@@ -439,6 +445,7 @@ class BatchWriter:
             for a in new
         ]
         ids = {key: int(id_) for id_, key in self.session.execute(self._statements.article, rows)}
+        self._changed.update(ids.values())
         if len(ids) != len(rows):
             # Another writer stored one of these URLs or contents since we looked.
             raise ConcurrentWrite(", ".join(a.record.url for a in new if a.key not in ids))
@@ -486,6 +493,7 @@ class BatchWriter:
         article.updated_at = now
         article.last_seen_at = now
         self.session.flush()
+        self._changed.add(article.id)
         return Outcome.UPDATED
 
     def _link_listed_categories(self, article_ids: Iterable[int]) -> None:

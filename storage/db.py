@@ -65,6 +65,7 @@ def postgres_connect_args() -> dict[str, Any]:
         "options": " ".join(f"-c {name}={value}" for name, value in server.items()),
     }
 
+
 _upgrade_lock = threading.Lock()
 # PostgreSQL advisory lock key held while migrating (any constant unique to ecnews).
 MIGRATION_LOCK_ID = 0x65636E657773

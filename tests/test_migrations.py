@@ -8,13 +8,16 @@ from sqlalchemy import inspect
 
 from storage.db import Database
 from storage.models import Base
+from storage.search import include_name
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
     database = Database(database_url)
     try:
         with database.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": False, "include_name": include_name}
+            )
             diff = compare_metadata(context, Base.metadata)
             tables = set(inspect(connection).get_table_names())
     finally:

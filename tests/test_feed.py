@@ -1,0 +1,67 @@
+"""`ecnews export --format atom`: valid Atom, stable ids, an edit shows as updated."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import feedparser
+
+from storage.db import Database
+from storage.repository import Repository
+from tests.conftest import SITE, ecnews
+from tests.gold import load_jsonl
+from tests.searchdata import T0, fill, record
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def atom(database_url: str, tmp_path: Path, *args: str) -> Any:
+    result = ecnews(
+        "export", "--format", "atom", *args, database_url=database_url, tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    feed = feedparser.parse(result.stdout)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    return feed
+
+
+def test_feed_is_valid_stable_and_shows_edits(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    fill(database, ("v1",))
+    first = atom(database_url, tmp_path, "--limit", "50")
+    second = atom(database_url, tmp_path, "--limit", "50")
+    assert [e.id for e in first.entries] == [e.id for e in second.entries]
+    assert len(first.entries) == 27
+
+    entry = first.entries[0]
+    assert entry.title
+    assert entry.link.startswith("http://news.example/")
+    assert entry.published.endswith("+08:00")
+    assert entry.summary
+    assert any(e.get("author") for e in first.entries)  # the source, where known
+
+    gold = next(g for g in load_jsonl(SITE / "gold-v1.jsonl") if g["title"] == entry.title)
+    edited = replace(record(gold), body=gold["body"] + "\n编者按：本文已更新。")
+    with database.sessions.begin() as session:
+        Repository(session).store(edited, T0 + dt.timedelta(days=3))
+    database.dispose()
+
+    after = atom(database_url, tmp_path, "--limit", "50")
+    assert [e.id for e in after.entries] == [e.id for e in first.entries]  # not a new entry
+    before = {e.id: e.updated_parsed for e in first.entries}
+    changed = [e.id for e in after.entries if e.updated_parsed != before[e.id]]
+    assert changed == [entry.id]
+
+
+def test_feed_of_one_category(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    fill(database, ("v1",))
+    database.dispose()
+    feed = atom(database_url, tmp_path, "--category", "zcfg", "--limit", "3")
+    assert feed.feed.title == "ecnews: 政策法规"
+    assert len(feed.entries) == 3
+    assert all("/news/zcfg/" in e.link for e in feed.entries)
