@@ -21,8 +21,12 @@ NEWS_CATEGORIES = {
 }
 # Safety stop for a listing that never ends (a broken pagelist).
 NEWS_MAX_LISTING_PAGES = int(os.environ.get("NEWS_MAX_LISTING_PAGES", "1000"))
-# CSS selector of the article body container (the first match is used).
+# CSS selectors of the article body container, in order of preference (comma-separated):
+# the first selector that matches gives the container (its first match).
 NEWS_CONTENT_SELECTOR = "div.article-content, #content"
+# A body with fewer characters (white space aside) is a notice, not an article: the page
+# is not stored (pipelines/suspect.py).
+NEWS_MIN_BODY_CHARS = 40
 # Safety stop for a multi-page article.
 NEWS_MAX_ARTICLE_PAGES = 50
 
@@ -43,6 +47,10 @@ PERSIST_BACKOFF = 0.2
 # No batch committed for this long while writes are pending: the writer is killed, what
 # it held is spooled and the crawl closes (exit 1). Above the worst legitimate batch:
 # PERSIST_ATTEMPTS tries bounded by the database timeouts below.
+# A re-fetched article much poorer than the stored one (body cut by more than half, its
+# date or source lost) is held, not applied, until the site has served that same version
+# for this many hours (storage/batch.py; held versions are listed in held_changes).
+PERSIST_HELD_APPLY_AFTER_HOURS = 24.0
 PERSIST_STALL_TIMEOUT = float(os.environ.get("ECNEWS_PERSIST_STALL_TIMEOUT", "120"))
 # Writes that still fail are kept here (JSON lines, one file per database) and written
 # at the start of the next run; the run that could not write them exits 1.
@@ -107,6 +115,8 @@ ITEM_PIPELINES = {
     "pipelines.text.TextPipeline": 100,
     "pipelines.attribution.AttributionPipeline": 200,
     "pipelines.dates.DatesPipeline": 300,
+    # Pages that are not the article their listing promised are dropped (counted).
+    "pipelines.suspect.SuspectPagePipeline": 350,
     "pipelines.validate.ValidatePipeline": 400,
     # Each article against the JSON schema of a clean article (NEWS_ITEM_SCHEMA).
     "pipelines.check.SchemaCheckPipeline": 450,

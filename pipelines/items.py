@@ -45,6 +45,12 @@ class ArticleItem:
     element): the text pipeline walks it, nothing serialises and re-parses it. Only an
     article whose further pages are still to fetch carries the pages read so far as HTML
     strings, since its item travels in a (stored) request."""
+    content_chrome: list[str] = field(default_factory=list)
+    """Raw: page furniture found inside a content container (`h1`, `nav`, `.article-info`…):
+    a container that grew to hold the page (pipelines/suspect.py)."""
+    page_tails: list[str] = field(default_factory=list)
+    """Raw: the last characters of each page's text: a page cut short ends mid-character
+    or before </html> (pipelines/suspect.py)."""
     etag: str | None = None
     """Raw: the ETag the site sent (for the next run's conditional request)."""
     last_modified: str | None = None

@@ -142,6 +142,9 @@ class PersistPipeline:
             options=WriterOptions(
                 attempts=max(1, settings.getint("PERSIST_ATTEMPTS", 5)),
                 backoff=settings.getfloat("PERSIST_BACKOFF", 0.2),
+                held_apply_after=dt.timedelta(
+                    hours=settings.getfloat("PERSIST_HELD_APPLY_AFTER_HOURS", 24)
+                ),
             ),
             spool_dir=settings.get("PERSIST_SPOOL_DIR") or None,
             batch_size=settings.getint("PERSIST_BATCH_SIZE", 100),
@@ -189,6 +192,12 @@ class PersistPipeline:
         result = await written
         if isinstance(result, Outcome):
             self.stats.inc_value(f"{keys.PERSIST}{result.value}")
+            if result is Outcome.HELD:
+                logger.warning(
+                    "%s: the site now serves a much poorer version (see held_changes);"
+                    " the stored article is kept",
+                    record_url(record),
+                )
         return item
 
     # -- batches ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ Never commits: the caller frames the transaction (``storage/writer.py``).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -40,6 +41,7 @@ from storage.models import (
     ArticleUrl,
     Base,
     Category,
+    HeldChange,
     Listing,
     Page,
     Revision,
@@ -56,7 +58,6 @@ from storage.records import (
 from storage.search import index_articles
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Iterable, Sequence
 
     from sqlalchemy import Table
@@ -82,6 +83,8 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     MERGED = "merged"
     """Same title and body as a stored article under another URL: the URL became an alias."""
+    HELD = "held"
+    """A re-fetched version much poorer than the stored one: not applied (held_changes)."""
     STALE = "stale"
     """A spooled record older than what the database holds: not written again."""
 
@@ -89,6 +92,12 @@ class Outcome(StrEnum):
 class ConcurrentWrite(Exception):
     """Another writer stored the same URL or content between our read and our write."""
 
+
+# A version much poorer than the stored one is applied only if the site still serves it
+# this long after it was first held (an outage's error page does not last a day).
+HELD_APPLY_AFTER = dt.timedelta(hours=24)
+# Much poorer: the body keeps less than this share of the stored one's characters.
+POORER_BODY_SHARE = 0.5
 
 CONTENT_FIELDS = ("title", "body", "published_at", "date_precision", "source_title", "author")
 
@@ -163,8 +172,11 @@ class _Article:
 class BatchWriter:
     """Writes records in the session's transaction; see the module docstring."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self, session: Session, *, held_apply_after: dt.timedelta = HELD_APPLY_AFTER
+    ) -> None:
         self.session = session
+        self.held_apply_after = held_apply_after
         bind = session.get_bind()
         self._database_key = str(bind.engine.url)  # str() masks the password
         self._statements = _statements(bind.dialect.name)
@@ -387,6 +399,8 @@ class BatchWriter:
                     )
                 ).all()
             )
+        if by_key:
+            self._keep_apart(fresh, by_key)
         new = [a for a in fresh if a.key not in by_key]
         new_indexes = {a.index for a in new}
         if new:
@@ -404,6 +418,7 @@ class BatchWriter:
                     "article_id": article_id,
                     "first_seen_at": article.at,
                     "last_seen_at": article.at,
+                    "listing_title": article.record.listing_title,
                 }
             )
         if url_rows:
@@ -423,6 +438,31 @@ class BatchWriter:
         if links:
             self.session.execute(self._statements.category_link, links)
         return set(ids.values())
+
+    def _keep_apart(self, fresh: list[_Article], by_key: dict[str, int]) -> None:
+        """A new URL whose title and body match a stored article is an alias of it, unless
+        the listings linked them under different headlines: then the same page was served
+        for different articles (an error page in the site's layout), and they stay apart."""
+        matched = {by_key[a.key] for a in fresh if a.key in by_key}
+        listed: dict[int, set[str]] = {}
+        for article_id, title in self.session.execute(
+            select(ArticleUrl.article_id, ArticleUrl.listing_title).where(
+                ArticleUrl.article_id.in_(sorted(matched)), ArticleUrl.listing_title.is_not(None)
+            )
+        ):
+            listed.setdefault(article_id, set()).add(_folded(str(title)))
+        for article in fresh:
+            target = by_key.get(article.key)
+            titles = listed.get(target, set()) if target is not None else set()
+            mine = article.record.listing_title
+            if titles and mine and _folded(mine) not in titles:
+                logger.warning(
+                    "%s has the title and body of article %s but was listed as %r: kept apart",
+                    article.record.url,
+                    target,
+                    mine,
+                )
+                article.key = dedupe_key(article.key, article.record.url)
 
     def _insert_articles(self, new: list[_Article]) -> dict[str, int]:
         rows = [
@@ -459,8 +499,14 @@ class BatchWriter:
         unchanged = all(getattr(article, f) == getattr(record, f) for f in CONTENT_FIELDS)
         if unchanged and article.source_id == source_id:
             article.last_seen_at = now
+            self.session.execute(delete(HeldChange).where(HeldChange.article_id == article_id))
             self.session.flush()
             return Outcome.UNCHANGED
+        poorer = _poorer(article, record, source_id)
+        if poorer is not None and self._hold(article, prepared.hash, poorer, now):
+            article.last_seen_at = now
+            self.session.flush()
+            return Outcome.HELD
         self.session.add(
             Revision(
                 article_id=article.id,
@@ -496,6 +542,41 @@ class BatchWriter:
         self._changed.add(article.id)
         return Outcome.UPDATED
 
+    def _hold(self, article: Article, hash_: str, reason: str, now: dt.datetime) -> bool:
+        """Whether this poorer version is held (recorded in held_changes, not applied).
+        Once the site has served the same version for HELD_APPLY_AFTER it is not held
+        any more: it is applied, and forgotten here."""
+        held = self.session.get(HeldChange, article.id)
+        if held is not None and held.content_hash == hash_:
+            if now - held.first_held_at >= self.held_apply_after:
+                self.session.delete(held)
+                logger.warning(
+                    "Applying the poorer version of article %s held since %s",
+                    article.id,
+                    held.first_held_at,
+                )
+                return False
+            held.last_held_at = now
+            held.times += 1
+            return True
+        if held is not None:
+            self.session.delete(held)
+            self.session.flush()
+        self.session.add(
+            HeldChange(
+                article_id=article.id,
+                content_hash=hash_,
+                reason=reason,
+                first_held_at=now,
+                last_held_at=now,
+                times=1,
+            )
+        )
+        logger.warning(
+            "Article %s: a poorer version (%s) is held, not applied", article.url, reason
+        )
+        return True
+
     def _link_listed_categories(self, article_ids: Iterable[int]) -> None:
         """Every category whose listing links any URL of these articles."""
         link = self._statements.insert(_table(ArticleCategory)).from_select(
@@ -505,6 +586,25 @@ class BatchWriter:
             .where(ArticleUrl.article_id.in_(sorted(article_ids))),
         )
         self.session.execute(link.on_conflict_do_nothing())
+
+
+def _folded(title: str) -> str:
+    return " ".join(title.split())
+
+
+def _length(text: str | None) -> int:
+    return len(_WHITE_SPACE.sub("", text or ""))
+
+
+def _poorer(article: Article, record: ArticleRecord, source_id: int | None) -> str | None:
+    """Why the re-fetched `record` is much poorer than the stored `article`, or None."""
+    if _length(record.body) < POORER_BODY_SHARE * _length(article.body):
+        return "body_shrunk"
+    if article.published_at is not None and record.published_at is None:
+        return "date_lost"
+    if (article.source_id or article.source_title) and not (source_id or record.source_title):
+        return "source_lost"
+    return None
 
 
 def _page(

@@ -128,6 +128,9 @@ class ArticleUrl(Base):
     )
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    listing_title: Mapped[str | None] = mapped_column(Text)
+    """The headline the listing linked this URL with: URLs listed under different
+    headlines are never merged as one article, whatever their pages say."""
 
 
 class ArticleCategory(Base):
@@ -191,6 +194,25 @@ class Revision(Base):
     valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """When this version was first stored (the article's updated_at back then)."""
     replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HeldChange(Base):
+    """A re-fetched version much poorer than the stored article (body cut by more than
+    half, date or source lost): not applied. It is applied once the site still serves
+    the same version HELD_APPLY_AFTER after it was first held (see storage/batch.py)."""
+
+    __tablename__ = "held_changes"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    """content_hash of the held version."""
+    reason: Mapped[str] = mapped_column(String(64))
+    first_held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    times: Mapped[int] = mapped_column(Integer)
+    """How many times the site served it."""
 
 
 class CrawlRun(Base):

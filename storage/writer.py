@@ -21,6 +21,7 @@ killed first): nothing waits forever.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import multiprocessing
 import os
@@ -35,13 +36,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from storage.batch import BatchWriter, ConcurrentWrite, Outcome
+from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
 from storage.db import Database, redacted
 from storage.models import ArticleUrl, Page
 from storage.records import ArticleRecord, PageStatusRecord, Record
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Sequence
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
@@ -90,6 +90,8 @@ class WriterGone(Exception):
 class WriterOptions:
     attempts: int = 5
     backoff: float = 0.2
+    held_apply_after: dt.timedelta = HELD_APPLY_AFTER
+    """How long the site must serve a much poorer version before it replaces the stored."""
 
 
 def brief(error: BaseException) -> str:
@@ -170,7 +172,8 @@ class BatchTransactions:
         for attempt in range(1, attempts + 1):
             try:
                 with self.database.sessions.begin() as session:
-                    results: list[Result] = list(BatchWriter(session).write(records, now))
+                    writer = BatchWriter(session, held_apply_after=self.options.held_apply_after)
+                    results: list[Result] = list(writer.write(records, now))
             except RETRYABLE as error:
                 if isinstance(error, DBAPIError) and error.connection_invalidated:
                     logger.warning("Database connection lost; reconnecting")
@@ -199,7 +202,6 @@ def _serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
-    import datetime as dt  # noqa: PLC0415  # the child's own import
 
     database = Database(url, migrate=False)
     writer = BatchTransactions(database, options)

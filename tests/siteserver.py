@@ -51,6 +51,9 @@ started or since ``reset_faults()``; ``set_version()`` keeps it. For request num
     ``"gen-N"``), streamed in 64 KiB chunks so it is never held in memory, even once.
 ``content_type: "…"``
     overrides the ``Content-Type`` of the path's 200 responses.
+``length_in_chars: true``
+    a broken server's ``Content-Length``: the page's length in characters, not bytes, and
+    only that many bytes are sent (a UTF-8 page with Chinese text arrives cut short).
 
 The windows follow one another (reset, then truncate, then fail_first), so
 ``{"reset": 1, "fail_first": 2}`` resets request 1, fails 2 and 3, serves 4. ``redirect``
@@ -127,6 +130,7 @@ _FAULT_KEYS = frozenset(
         "redirect",
         "body_bytes",
         "content_type",
+        "length_in_chars",
     }
 )
 
@@ -162,6 +166,7 @@ class Fault:
     redirect_status: int = 302
     body_bytes: int | None = None
     content_type: str | None = None
+    length_in_chars: bool = False
 
     @classmethod
     def parse(cls, path: str, spec: Mapping[str, Any]) -> Self:
@@ -197,6 +202,7 @@ class Fault:
             redirect_status=status if status is not None and redirect is not None else 302,
             body_bytes=_int(spec, "body_bytes", path),
             content_type=content_type,
+            length_in_chars=bool(spec.get("length_in_chars", False)),
         )
 
 
@@ -243,6 +249,7 @@ class _Reply:
     """The body when there is no resource (errors, redirects)."""
     truncate: bool = False
     reset: bool = False
+    length_in_chars: bool = False
 
 
 def _content_type(name: str) -> str:
@@ -458,6 +465,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self._resource(site._generated(fault.body_bytes), fault.content_type)
         else:
             reply = self._resolve(site, path, raw_path, query, fault.content_type)
+            reply.length_in_chars = fault.length_in_chars
         reply.truncate = truncate
         return reply
 
@@ -516,6 +524,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         resource = reply.resource
         size = resource.size if resource is not None else len(reply.page)
+        if reply.length_in_chars and resource is not None and resource.body is not None:
+            size = len(resource.body.decode("utf-8", "replace"))
         if reply.status != 304:
             self.send_header("Content-Length", str(size))
         self.end_headers()

@@ -74,6 +74,21 @@ _INFO = _xpath("div.article-info")
 _INFO_PARTS = _xpath("./*", css=False)
 _INFO_TIME = _xpath(".time")
 _PAGE_LINKS = _xpath("div.article-pages a::attr(href)")
+# Page furniture that never belongs inside an article's content container.
+_CHROME = {
+    "h1": _xpath(".//h1", css=False),
+    "nav": _xpath(
+        ".//nav | .//ul[contains(concat(' ', normalize-space(@class), ' '), ' nav ')]", css=False
+    ),
+    "article-info": _xpath(".//*[contains(@class, 'article-info')]", css=False),
+    "breadcrumb": _xpath(
+        ".//*[contains(@class, 'breadcrumb') or contains(@class, 'crumb')]", css=False
+    ),
+    "pagelist": _xpath(".//*[contains(@class, 'pagelist')]", css=False),
+    "footer": _xpath(".//footer | .//*[contains(@class, 'footer')]", css=False),
+}
+# How much of a page's end the item keeps (pipelines/suspect.py tells a cut page by it).
+_TAIL_CHARS = 512
 
 
 def visible_text(*elements: Any) -> str:
@@ -121,7 +136,11 @@ class NewsSpider(scrapy.Spider):
         }
         spider.max_listing_pages = settings.getint("NEWS_MAX_LISTING_PAGES")
         spider.max_article_pages = settings.getint("NEWS_MAX_ARTICLE_PAGES")
-        spider.content_xpath = _xpath(settings.get("NEWS_CONTENT_SELECTOR"))
+        spider.content_xpaths = [
+            _xpath(selector.strip())
+            for selector in settings.get("NEWS_CONTENT_SELECTOR").split(",")
+            if selector.strip()
+        ]
         spider.memory = ListingMemory.from_crawler(crawler, spider.mode)
         return spider
 
@@ -129,7 +148,8 @@ class NewsSpider(scrapy.Spider):
     categories: dict[str, str]
     max_listing_pages: int
     max_article_pages: int
-    content_xpath: etree.XPath
+    content_xpaths: list[etree.XPath]
+    """The content container's selectors, in order of preference."""
     memory: ListingMemory
     """What earlier runs stored: asked, never written (see crawler/incremental.py)."""
 
@@ -325,9 +345,14 @@ class NewsSpider(scrapy.Spider):
         yield self._page_request(pages, item) if pages else item
 
     def _add_content(self, response: TextResponse, root: Any, item: ArticleItem) -> None:
-        content = self.content_xpath(root)
+        item.page_tails.append(response.text[-_TAIL_CHARS:])
+        # The first selector that matches wins: a wrapper that gained a later selector's
+        # id (a redesign) does not outrank the container itself.
+        content = next((found for xpath in self.content_xpaths if (found := xpath(root))), None)
         if content:
-            item.content.append(content[0])
+            node = content[0]
+            item.content.append(node)
+            item.content_chrome.extend(name for name, xpath in _CHROME.items() if xpath(node))
         else:
             self.crawler.stats.inc_value(keys.ARTICLE_NO_CONTENT)
             logger.warning("No content container on %s", response.url)

@@ -8,6 +8,7 @@ benchmarks all import them from here.
 | source, source_title, author; the body's tail lines (``attribute``) | ``attribution`` |
 | published_at, date_precision (``parse_published``), a listing's day (``parse_day``) | ``dates`` |
 | the page's real encoding (``decode_html``) | ``encoding`` |
+| is the page the article its listing promised (``headline_agrees``, ``is_cut``) | ``suspect`` |
 """
 
 from pipelines.rules.attribution import (
@@ -29,6 +30,7 @@ from pipelines.rules.dates import (
     why_unparsed,
 )
 from pipelines.rules.encoding import Decoded, declared_encoding, decode_html
+from pipelines.rules.suspect import headline_agrees, is_cut, text_length
 from pipelines.rules.text import clean_text, clean_title, element_paragraphs, html_paragraphs
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "declared_encoding",
     "decode_html",
     "element_paragraphs",
+    "headline_agrees",
     "html_paragraphs",
+    "is_cut",
     "is_future",
     "is_trailer",
     "parse_attribution",
@@ -52,5 +56,6 @@ __all__ = [
     "parse_day",
     "parse_published",
     "strip_label",
+    "text_length",
     "why_unparsed",
 ]

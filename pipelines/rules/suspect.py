@@ -1,0 +1,61 @@
+"""Pure helpers that tell whether a fetched page is the article its listing promised.
+
+A site under load or mid-redesign can answer 200 with something else: a "system busy"
+notice inside its normal layout, the same error text for many URLs, a content
+container that grew to the whole page, a body cut short by a lying Content-Length.
+Storing such a page would replace a good article with a worse one, or merge unrelated
+articles into one. These rules spot the class, never particular strings.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["headline_agrees", "is_cut", "text_length"]
+
+# Share of the shorter headline's character pairs the other must hold: an edited headline
+# keeps most of its words; an error page's headline shares none.
+_AGREEMENT = 0.5
+# The last characters of a page where a replacement character means a cut multibyte one.
+_TAIL = 16
+
+
+def _letters(text: str) -> str:
+    """Letters and digits only, width-folded: punctuation and spacing never disagree."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+
+
+def _pairs(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)} or ({text} if text else set())
+
+
+def headline_agrees(headline: str | None, *listed: str | None) -> bool:
+    """Whether the page's headline is one the listing linked (its `title` attribute or
+    text, which may be cut short with "…"). True when there is nothing to compare."""
+    page = _letters(headline or "")
+    candidates = [_letters(text) for text in listed if text]
+    candidates = [text for text in candidates if text]
+    if not page or not candidates:
+        return True
+    for text in candidates:
+        if text in page or page in text:
+            return True
+        mine, theirs = _pairs(page), _pairs(text)
+        if len(mine & theirs) >= _AGREEMENT * min(len(mine), len(theirs)):
+            return True
+    return False
+
+
+def text_length(text: str | None) -> int:
+    """Characters other than white space."""
+    return sum(1 for c in text or "" if not c.isspace())
+
+
+def is_cut(tail: str | None) -> bool:
+    """Whether a page whose text ends with `tail` (its last few hundred characters) was
+    cut short: it ends inside a multibyte character (a replacement character at the
+    very end) or before the document's closing </html>."""
+    if not tail:
+        return False
+    return "\ufffd" in tail[-_TAIL:] or "</html>" not in tail.lower()
