@@ -110,6 +110,17 @@ RETRY_BACKOFF_MAX = 30.0
 # retried in this run (the page counts as failed, and the next run asks again).
 RETRY_AFTER_MAX = 60.0
 
+# -- Throughput (measured by `make bench`, see benchmarks/README.md) ----------------------
+# Scrapy hands each response's output to CONCURRENT_ITEMS asyncio workers, and 2.19 starts
+# all of them for every response, a hundred tasks where the news spider yields one item
+# (an article page) or ~20 requests and 2 items (a listing page): 10 keeps the items of a
+# page in flight together at a tenth of the scheduling cost.
+CONCURRENT_ITEMS = 10
+# Responses whose output is still being processed, in body bytes. An item waits for its
+# batch to commit, and its page's whole parsed tree (10-40x the HTML) lives until then:
+# 1 MB (~150 article pages) keeps the writer fed and memory flat whatever the crawl's size.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
+
 # -- Pipelines: clean text, attribute sources, parse dates, validate, persist ------------
 ITEM_PIPELINES = {
     "pipelines.text.TextPipeline": 100,

@@ -24,6 +24,7 @@ logs the link.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -88,6 +89,33 @@ def _netloc(scheme: str, netloc: str) -> str:
     return f"{userinfo}@{host}" if userinfo else host
 
 
+# A reference that is already canonical relative to a canonical base: a plain absolute
+# path of unreserved characters, with no query, fragment, escapes or dot segments. Most
+# links of the site look like this; they skip w3lib's (costly) full canonicalisation.
+_PLAIN_PATH_RE = re.compile(r"/[A-Za-z0-9._~/-]*")
+_NOT_PLAIN_RE = re.compile(r"//|(?:^|/)\.{1,2}(?:/|$)")
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_base(base: str) -> str | None:
+    """`base` when it is already in canonical form (pages repeat: memoised), else None."""
+    try:
+        return base if normalize_url(base) == base else None
+    except ValueError:
+        return None
+
+
+def _plain_join(url: str, base: str | None) -> str | None:
+    """The canonical form of a plain path on a canonical base, or None to do it in full."""
+    if not base or not _PLAIN_PATH_RE.fullmatch(url) or _NOT_PLAIN_RE.search(url):
+        return None
+    canonical = _canonical_base(base)
+    if canonical is None:
+        return None
+    parts = urlsplit(canonical)
+    return urlunsplit((parts.scheme, parts.netloc, url, "", ""))
+
+
 def normalize_url(url: str, base: str | None = None) -> str:
     """Return ``url`` resolved against ``base`` (the page it was found on) in canonical form.
 
@@ -108,6 +136,9 @@ def normalize_url(url: str, base: str | None = None) -> str:
     if not text and not base:
         msg = "empty URL"
         raise ValueError(msg)
+    plain = _plain_join(text, base)
+    if plain is not None:
+        return plain
     try:
         if base:
             text = urljoin(base.strip(_C0_AND_SPACE), text)
@@ -158,16 +189,43 @@ def _host_port(url: str) -> tuple[str, int | None] | None:
     return parts.hostname, parts.port
 
 
+@functools.lru_cache(maxsize=64)
+def _site_host_port(site_url: str) -> tuple[str, int | None] | None:
+    try:
+        return _host_port(normalize_url(site_url))
+    except (ValueError, TypeError):
+        return None
+
+
+# An absolute http(s) URL whose host is plain ASCII: its host and port are read directly.
+_PLAIN_HOST_RE = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
+
+
+def _plain_host_port(url: str) -> tuple[str, int | None] | None:
+    parts = urlsplit(url)
+    default = _DEFAULT_PORTS.get(parts.scheme.lower())
+    host = parts.hostname
+    if default is None or not host or "@" in parts.netloc or not _PLAIN_HOST_RE.fullmatch(host):
+        return None
+    port = parts.port  # ValueError when out of range
+    return host.strip("[]"), None if port == default else port
+
+
 def same_host(url: str, site_url: str) -> bool:
     """Whether ``url`` is on the host and port of ``site_url``, whatever the scheme (after
     normalisation: case and default ports do not matter). A relative ``url`` is resolved
     against ``site_url``. Never raises: a URL that cannot be normalised is not on the site."""
+    site = _site_host_port(site_url)
+    if site is None or not isinstance(url, str):
+        return False
     try:
-        site = _host_port(normalize_url(site_url))
-        other = _host_port(normalize_url(url, site_url))
+        # Every request of a crawl is checked: the plain case skips w3lib's normalisation.
+        other = _plain_host_port(url.strip(_C0_AND_SPACE)) or _host_port(
+            normalize_url(url, site_url)
+        )
     except (ValueError, TypeError):
         return False
-    return site is not None and site == other
+    return site == other
 
 
 def url_path(url: str) -> str:

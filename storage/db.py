@@ -45,6 +45,11 @@ POSTGRES_LOCK_TIMEOUT = _seconds("ECNEWS_PG_LOCK_TIMEOUT", 10)
 POSTGRES_STATEMENT_TIMEOUT = _seconds("ECNEWS_PG_STATEMENT_TIMEOUT", 60)
 POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT = _seconds("ECNEWS_PG_IDLE_IN_TRANSACTION_TIMEOUT", 60)
 POSTGRES_KEEPALIVE_IDLE = _seconds("ECNEWS_PG_KEEPALIVE_IDLE", 10)
+# A write transaction still waiting this long breaks its connection from our side (a
+# half-open connection the server never heard from; see storage/writer.py).
+POSTGRES_CLIENT_TIMEOUT = _seconds(
+    "ECNEWS_PG_CLIENT_TIMEOUT", POSTGRES_STATEMENT_TIMEOUT + POSTGRES_LOCK_TIMEOUT + 5
+)
 
 
 def postgres_connect_args() -> dict[str, Any]:

@@ -65,11 +65,9 @@ def grams(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """Search-mode words, punctuation dropped, mixed tokens split into Han/Latin pieces."""
-    return [
-        piece
-        for token in _segmenter().cut_for_search(text, False)
-        for piece in _PIECE.findall(token)
-    ]
+    # One regex pass over the joined tokens: the spaces keep each token's pieces apart,
+    # and a Python loop over a thousand tokens per article cost more than the cut.
+    return _PIECE.findall(" ".join(_segmenter().cut_for_search(text, False)))
 
 
 @dataclass(frozen=True, slots=True)

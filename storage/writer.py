@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -37,14 +38,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
-from storage.db import Database, redacted
+from storage.db import POSTGRES_CLIENT_TIMEOUT, Database, redacted
 from storage.models import ArticleUrl, Page
 from storage.records import ArticleRecord, PageStatusRecord, Record
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
+
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +174,7 @@ class BatchTransactions:
         attempts = 1 if self.unavailable else self.options.attempts
         for attempt in range(1, attempts + 1):
             try:
-                with self.database.sessions.begin() as session:
+                with self.database.sessions.begin() as session, _deadline(session):
                     writer = BatchWriter(session, held_apply_after=self.options.held_apply_after)
                     results: list[Result] = list(writer.write(records, now))
             except RETRYABLE as error:
@@ -188,6 +191,36 @@ class BatchTransactions:
                 self.unavailable = False
                 return results
         raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _deadline(session: Session) -> Iterator[None]:
+    """Break a PostgreSQL transaction's connection if it outlives POSTGRES_CLIENT_TIMEOUT.
+
+    The server-side timeouts cannot help when the server never got the statement: a
+    connection cut half-open by a proxy or NAT (TCP still up, nobody forwarding) leaves
+    the client waiting for an answer forever. Shutting the socket down makes the driver
+    fail, and the transaction is retried on a new connection.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    fd = session.connection().connection.dbapi_connection.pgconn.socket  # type: ignore[union-attr]
+    timer = threading.Timer(POSTGRES_CLIENT_TIMEOUT, _break_connection, (fd,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _break_connection(fd: int) -> None:
+    logger.warning(
+        "No answer from PostgreSQL for %d s: breaking the connection", POSTGRES_CLIENT_TIMEOUT
+    )
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as stuck:
+        stuck.shutdown(socket.SHUT_RDWR)
 
 
 def _serve(
@@ -276,20 +309,10 @@ class WriterProcess:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the child and wait (at most `timeout` s) until it is ready to write."""
+    def start(self) -> None:
+        """Start the child; batches may be submitted at once (they wait in the queue
+        while it imports and connects, which overlaps the crawl's first fetches)."""
         self._process.start()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self._replies.get(timeout=self.poll) == READY:
-                    break
-            except queue.Empty:
-                pass
-            if not self._process.is_alive() or time.monotonic() > deadline:
-                self._process.kill()
-                self.gone = "the writer process could not start (see the log)"
-                raise WriterGone(self.gone)
         self._watcher.start()
         logger.info("Writer process %s writes to %s", self.pid, redacted(self.database_url))
 
@@ -328,7 +351,7 @@ class WriterProcess:
     def _watch(self) -> None:
         while not self._stopping.is_set():
             try:
-                batch_id, results = self._replies.get(timeout=self.poll)
+                message = self._replies.get(timeout=self.poll)
             except queue.Empty:
                 self._check()
                 continue
@@ -337,6 +360,9 @@ class WriterProcess:
                 if self.gone is not None:
                     return
                 continue
+            if message == READY:
+                continue
+            batch_id, results = message
             with self._lock:
                 future = self._pending.pop(batch_id, None)
                 self._last_progress = time.monotonic()

@@ -92,6 +92,8 @@ def pipeline(db: str, tmp_path: Path, *, attempts: int = 2, batch: int = 1) -> P
         stall_timeout=30,
     )
     persist.open_spider()
+    assert persist.writer is not None
+    persist.writer.submit([]).result(60)  # the writer process is up and connected
     return persist
 
 
@@ -350,6 +352,13 @@ def _outage_during_articles(
     return thread.join
 
 
+# A connection the outage left half-open is broken after 10 s, not the default 75 s.
+QUICK_POSTGRES_TIMEOUTS = {
+    "ECNEWS_PG_STATEMENT_TIMEOUT": "5",
+    "ECNEWS_PG_LOCK_TIMEOUT": "2",
+    "ECNEWS_PG_CLIENT_TIMEOUT": "10",
+    "ECNEWS_PG_KEEPALIVE_IDLE": "2",
+}
 SLOW_ARTICLES = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "NEWS_MAX_ERROR_RESPONSE_RATIO=1")
 
 
@@ -373,6 +382,7 @@ def _proxied_crawl(
             first = crawl(
                 site, db, tmp, *SLOW_ARTICLES,
                 "-s", f"PERSIST_ATTEMPTS={attempts}", "-s", f"PERSIST_BACKOFF={backoff}",
+                env=QUICK_POSTGRES_TIMEOUTS,
             )  # fmt: skip
             join()
             first_stats = last_run(direct).stats or {}

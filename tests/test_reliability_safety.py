@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.models import Article
 from tests.conftest import ROOT, SITE
 from tests.siteserver import SiteServer
-from tests.test_reliability_database import article, pipeline
+from tests.test_reliability_database import article, feed, pipeline
 from tests.test_reliability_support import crawl, export
 
 if TYPE_CHECKING:
@@ -105,13 +105,15 @@ INJECTIONS = [
 
 def test_hostile_text_is_stored_as_text(database_url: str, tmp_path: Path) -> None:
     persist = pipeline(database_url, tmp_path)
+    items = []
     for n, payload in enumerate(INJECTIONS):
         item = article(
             url=f"http://news.example/a/{n}.html?q={payload}", title=payload, body=payload
         )
         item.source = payload[:16]
         item.author = payload
-        persist.process_item(item)
+        items.append(item)
+    feed(persist, *items)
     assert persist.stats.get_value("pipeline/persist/new") == len(INJECTIONS)
     database = Database(database_url)
     try:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+from scrapy.settings import default_settings
 
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 
@@ -35,6 +36,10 @@ class BareSpider(scrapy.Spider):
         # No pipelines and no run bookkeeping: nothing may touch a database.
         settings.set("ITEM_PIPELINES", {}, priority="spider")
         settings.set("EXTENSIONS", {}, priority="spider")
+        # The ceiling is Scrapy as it comes: the fetch pattern is the project's (robots,
+        # AutoThrottle, concurrency, user agent), the engine tuning is not: that is ours.
+        for name in ("CONCURRENT_ITEMS", "SCRAPER_SLOT_MAX_ACTIVE_SIZE"):
+            settings.set(name, getattr(default_settings, name), priority="spider")
 
     def __init__(self, *args: Any, base_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,10 +9,12 @@ articles into one. These rules spot the class, never particular strings.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["headline_agrees", "is_cut", "text_length"]
 
+_WHITE_SPACE = re.compile(r"\s+")
 # Share of the shorter headline's character pairs the other must hold: an edited headline
 # keeps most of its words; an error page's headline shares none.
 _AGREEMENT = 0.5
@@ -49,7 +51,7 @@ def headline_agrees(headline: str | None, *listed: str | None) -> bool:
 
 def text_length(text: str | None) -> int:
     """Characters other than white space."""
-    return sum(1 for c in text or "" if not c.isspace())
+    return len(_WHITE_SPACE.sub("", text)) if text else 0
 
 
 def is_cut(tail: str | None) -> bool:
