@@ -11,7 +11,7 @@ Reasons, judged on the clean item (rules in ``pipelines/rules/suspect.py``):
 
 - ``headline_mismatch``: the page's <h1> shares (almost) nothing with the listing's link;
 - ``short_body``: the body is a notice, under ``NEWS_MIN_BODY_CHARS`` characters;
-- ``repeated_body``: this run already met the same body at a URL listed under another title;
+- ``repeated_body``: this run met the same body under REPEATS different headlines or more;
 - ``content_holds_page``: the content container holds page furniture (headline, navigation,
   info line, breadcrumb, pagination, footer);
 - ``page_cut``: a page ends mid-character or before </html> (a short Content-Length).
@@ -35,13 +35,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# How many different headlines one body may be met under before it is suspect.
+REPEATS = 3
+
 
 class SuspectPagePipeline:
     def __init__(self, stats: StatsCollector, *, min_body_chars: int = 40) -> None:
         self.stats = stats
         self.min_body_chars = min_body_chars
-        self._bodies: dict[bytes, tuple[str, str]] = {}
-        """Body digest -> (URL, headline as listed) of the first page this run met it at."""
+        self._bodies: dict[bytes, dict[str, str]] = {}
+        """Body digest -> {URL: headline as listed} of the pages this run met it at."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -72,7 +75,11 @@ class SuspectPagePipeline:
         if item.body:
             listed = item.listing_title or item.listing_text or item.title or ""
             digest = hashlib.blake2b(item.body.encode("utf-8"), digest_size=16).digest()
-            first = self._bodies.setdefault(digest, (item.url, listed))
-            if first[0] != item.url and not headline_agrees(listed, first[1]):
+            seen = self._bodies.setdefault(digest, {})
+            seen.setdefault(item.url, listed)
+            others = {h for h in seen.values() if h and not headline_agrees(listed, h)}
+            # Two articles may share a body (a re-publication under a new headline); a
+            # third headline over the same text is a page the site serves for anything.
+            if 1 + len(others) >= REPEATS:
                 return "repeated_body"
         return None

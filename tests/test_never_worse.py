@@ -149,14 +149,21 @@ def test_the_same_body_under_other_headlines_is_suspect(suspect: SuspectPagePipe
     suspect.process_item(_item())
     copy = _item(f"{SITE}/news/zcfg/2025/0722/2006.html")  # syndicated: same listing title
     assert suspect.process_item(copy) is copy
-    other = _item(
+    republished = _item(
         f"{SITE}/news/sjbg/2025/0722/3006.html",
         listing_title="报告：超六成中小电商商家已在经营中使用AI工具",
         listing_text="报告：超六成中小电商商家已在经营中使用AI工具",
         title_raw=None,
     )
+    assert suspect.process_item(republished) is republished  # two headlines may share it
+    third = _item(
+        f"{SITE}/news/jxal/2025/0722/4006.html",
+        listing_title="直播电商新规落地，平台责任进一步压实",
+        listing_text="直播电商新规落地，平台责任进一步压实",
+        title_raw=None,
+    )
     with pytest.raises(DropItem, match="repeated_body"):
-        suspect.process_item(other)
+        suspect.process_item(third)
 
 
 # -- storage ---------------------------------------------------------------------------
