@@ -165,6 +165,10 @@ class TcpProxy:
             for sock in pair:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                    # close() alone does not wake a pump thread blocked in recv(): the
+                    # kernel socket would stay open, the peer's connection half-open.
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
                     sock.close()
 
     def url_for(self, database_url: str) -> str:
