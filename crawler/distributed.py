@@ -88,7 +88,7 @@ def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
     server = client(url)
     round_ = current_round(server, spider) or start_round(server, spider, "incremental")
     priority = "cmdline"
-    settings.set("SCHEDULER", "scrapy_redis.scheduler.Scheduler", priority=priority)
+    settings.set("SCHEDULER", "crawler.scheduler.GuardedRedisScheduler", priority=priority)
     # Scrapy's own dupefilter crashes under the scrapy-redis scheduler.
     settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority=priority)
     # Without it, the first worker to finish deletes the queue the others still work on.
