@@ -79,7 +79,9 @@ def test_a_full_job_directory_fails_the_run_and_releases_the_lock(
     run = last_run(sqlite_url)
     assert run.status == "failed"
     assert run.reason is not None
+    assert "queue failed: cannot write the job directory" in run.reason
     assert "No space left on device" in run.reason
+    assert "Traceback" not in broken.stderr
 
     filler.unlink()
     fixed = crawl(site, sqlite_url, tmp_path, env=env, timeout=HANG_LIMIT)
