@@ -10,9 +10,11 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import select
 
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK
 from storage.db import Database
+from storage.models import CrawlRun
 from tests.conftest import SITE
 from tests.gold import compare, load_jsonl
 from tests.test_reliability_support import crawl, export, last_run
@@ -31,7 +33,7 @@ GOLD = load_jsonl(SITE / "gold-v1.jsonl")
 def test_a_locked_database_is_one_line_and_exit_1(
     site: SiteServer, sqlite_url: str, tmp_path: Path
 ) -> None:
-    Database(sqlite_url).dispose()  # an existing database, at head
+    assert crawl(site, sqlite_url, tmp_path).returncode == EXIT_OK  # an existing database
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
     try:
@@ -53,6 +55,18 @@ def test_a_locked_database_is_one_line_and_exit_1(
     fixed = crawl(site, sqlite_url, tmp_path)
     assert fixed.returncode == EXIT_OK, fixed.stderr
     assert last_run(sqlite_url).status == "ok"
+    # The locked run's row, written by the first run that could write.
+    database = Database(sqlite_url)
+    try:
+        with database.sessions() as session:
+            runs = list(session.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+    finally:
+        database.dispose()
+    assert [(run.status, run.reason) for run in runs] == [
+        ("ok", None),  # the run before the lock
+        ("failed", expected.removeprefix("ecnews crawl: ")),
+        ("ok", None),
+    ]
     assert compare(export(sqlite_url), GOLD) == []
 
 
