@@ -7,6 +7,8 @@ within a round no page is fetched twice across workers.
 
 Redis keys (prefix `ecnews:<spider>`):
     :round            the current round number (INCR by `ecnews crawl --distributed --seed`)
+    :round:<n>:token  a random token of round n: a worker that finds it gone or changed
+                      knows Redis lost the round's queue (restarted empty, flushed)
     :mode             the round's crawl mode (incremental / full)
     :requests         the shared request queue (a sorted set, by priority)
     :dupefilter:<n>   fingerprints of round n (expire ROUND_TTL after the round starts)
@@ -15,13 +17,14 @@ Redis keys (prefix `ecnews:<spider>`):
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING, Protocol, Self
 
 import redis
 from scrapy import signals
 from scrapy.core.engine import ExecutionEngine
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
 from scrapy_redis.queue import PriorityQueue
 
@@ -38,6 +41,7 @@ ROUND_TTL = 7 * 24 * 3600
 # Scrapy looks for new requests only every 5 s when a worker's own queue runs dry; with a
 # shared frontier, work appears from other workers at any moment.
 FRONTIER_POLL_SECONDS = 0.5
+ROUND_LOST = "round lost: "
 
 
 class Seedable(Protocol):
@@ -60,6 +64,15 @@ def queue_key(spider: str) -> str:
     return f"{PREFIX % {'spider': spider}}:requests"
 
 
+def token_key(spider: str, round_: int) -> str:
+    return f"{PREFIX % {'spider': spider}}:round:{round_}:token"
+
+
+def round_token(server: redis.Redis, spider: str, round_: int) -> str:
+    value = server.get(token_key(spider, round_))
+    return value.decode() if isinstance(value, bytes) else ""
+
+
 def dupefilter_key(spider: str, round_: int) -> str:
     return f"{PREFIX % {'spider': spider}}:dupefilter:{round_}"
 
@@ -77,6 +90,7 @@ def start_round(server: redis.Redis, spider: str, mode: str) -> int:
     """A new round: fresh fingerprints, so everything (still) missing is fetched again."""
     round_ = int(server.incr(round_key(spider)))
     server.set(mode_key(spider), mode)
+    server.set(token_key(spider, round_), secrets.token_hex(8), ex=ROUND_TTL)
     return round_
 
 
@@ -88,7 +102,7 @@ def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
     server = client(url)
     round_ = current_round(server, spider) or start_round(server, spider, "incremental")
     priority = "cmdline"
-    settings.set("SCHEDULER", "scrapy_redis.scheduler.Scheduler", priority=priority)
+    settings.set("SCHEDULER", "crawler.scheduler.GuardedRedisScheduler", priority=priority)
     # Scrapy's own dupefilter crashes under the scrapy-redis scheduler.
     settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority=priority)
     # Without it, the first worker to finish deletes the queue the others still work on.
@@ -97,6 +111,7 @@ def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
     settings.set("SCHEDULER_DUPEFILTER_KEY", dupefilter_key(spider, round_), priority=priority)
     settings.set("JOBDIR", None, priority=priority)  # the queue lives in Redis
     settings.set("ECNEWS_ROUND", round_, priority=priority)
+    settings.set("ECNEWS_ROUND_TOKEN", round_token(server, spider, round_), priority=priority)
     ext = dict(settings.getdict("EXTENSIONS"))
     ext["crawler.distributed.FrontierWatch"] = 520
     settings.set("EXTENSIONS", ext, priority=priority)
@@ -133,7 +148,10 @@ class FrontierWatch:
         self.crawler = crawler
         self.idle_close = idle_close
         self.server = client(crawler.settings["REDIS_URL"])
-        self.key = queue_key(crawler.spidercls.name)
+        self.spider = crawler.spidercls.name
+        self.key = queue_key(self.spider)
+        self.round = crawler.settings.getint("ECNEWS_ROUND")
+        self.token = crawler.settings.get("ECNEWS_ROUND_TOKEN") or ""
         self.idle_since: float | None = None
 
     @classmethod
@@ -147,6 +165,12 @@ class FrontierWatch:
         return watch
 
     def spider_idle(self, spider: Spider) -> None:
+        try:
+            self._idle()
+        except redis.RedisError as error:
+            raise CloseSpider(f"queue failed: Redis unreachable ({error})") from error
+
+    def _idle(self) -> None:
         now = time.monotonic()
         if self.server.zcard(self.key):
             self.idle_since = None
@@ -155,4 +179,10 @@ class FrontierWatch:
             self.idle_since = now
         if now - self.idle_since < self.idle_close:
             raise DontCloseSpider
+        if round_token(self.server, self.spider, self.round) != self.token:
+            # An empty queue then proves nothing: what the round had listed may be unfetched.
+            raise CloseSpider(
+                f"{ROUND_LOST}round {self.round}'s queue vanished from Redis (restarted "
+                "empty or flushed); pages it had queued may be missing: seed a new round"
+            )
         logger.info("Frontier empty for %.0f s: this worker is done", now - self.idle_since)

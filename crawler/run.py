@@ -26,7 +26,8 @@ from crawler.monitors import UNREACHABLE
 from crawler.preflight import site_unreachable, site_url_problem
 from crawler.runs import CrawlRunRecorder
 from crawler.spiders.news import NewsSpider
-from storage.preflight import unreachable, url_problem
+from crawler.unrecorded import remember
+from storage.preflight import unreachable, unwritable, url_problem
 
 if TYPE_CHECKING:
     import argparse
@@ -153,6 +154,10 @@ def crawl(args: argparse.Namespace) -> int:
     if error:
         return _fail(error, EXIT_USAGE)
     if error := unreachable(settings.get("DATABASE_URL")):
+        return _fail(error, EXIT_FAILED)
+    if error := unwritable(settings["DATABASE_URL"]):
+        if spool := settings.get("PERSIST_SPOOL_DIR"):  # its crawl_runs row, for later
+            remember(spool, settings["DATABASE_URL"], mode=args.mode or "incremental", reason=error)
         return _fail(error, EXIT_FAILED)
     if settings.get("REDIS_URL"):
         error = _site_unreachable(args, settings, jobdir)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import stats_keys as keys
+from crawler.unrecorded import add_remembered
 from pipelines import stats_keys as item_keys
 from storage.db import get_database
 from storage.models import CrawlRun
@@ -59,9 +60,10 @@ def _alive(pid: int) -> bool:
 
 
 class CrawlRunRecorder:
-    def __init__(self, database_url: str, stats: StatsCollector) -> None:
+    def __init__(self, database_url: str, stats: StatsCollector, spool_dir: str = "") -> None:
         self.database_url = database_url
         self.stats = stats
+        self.spool_dir = spool_dir
         self.run_id: int | None = None
         # Set by `ecnews crawl` once its monitors have judged the run.
         self.verdict: tuple[str, str | None] | None = None
@@ -69,15 +71,22 @@ class CrawlRunRecorder:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        recorder = cls(crawler.settings["DATABASE_URL"], crawler.stats)
+        recorder = cls(
+            crawler.settings["DATABASE_URL"],
+            crawler.stats,
+            crawler.settings.get("PERSIST_SPOOL_DIR") or "",
+        )
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         return recorder
 
     def spider_opened(self, spider: Spider) -> None:
         database = get_database(self.database_url)
+        remembered = None
         with database.sessions.begin() as session:
             self._close_dead_runs(session)
+            if self.spool_dir:  # runs that ended before they could write their row
+                remembered = add_remembered(session, self.spool_dir, self.database_url)
             run = CrawlRun(
                 started_at=dt.datetime.now(dt.UTC),
                 status="running",
@@ -87,6 +96,8 @@ class CrawlRunRecorder:
             session.add(run)
             session.flush()
             self.run_id = run.id
+        if remembered is not None:
+            remembered.unlink(missing_ok=True)
         self.stats.set_value(keys.RUN_ID, self.run_id)
 
     @staticmethod

@@ -142,6 +142,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # In memory only, even with a JOBDIR: see crawler/dupefilter.py.
 DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
+# Scrapy's scheduler, except that a queue that fails (JOBDIR disk full or read-only)
+# closes the run with that reason instead of failing on every heartbeat forever.
+SCHEDULER = "crawler.scheduler.GuardedScheduler"
 
 # -- Scale-out (crawler/distributed.py) ---------------------------------------------------
 # A Redis URL switches the crawl to the shared scrapy-redis frontier; empty: one machine.

@@ -28,3 +28,6 @@ ENCODING = "news/encoding/"
 RUN_ID = "ecnews/run_id"
 VERDICT = "ecnews/monitors/failed"
 """The failed monitors' reasons (a list), left by crawler.monitors.RecordVerdict."""
+
+SCHEDULER_FAILED_BY = "ecnews/scheduler/failed/"
+"""The queue error (by exception name) that closed the run: crawler/scheduler.py."""

@@ -4,13 +4,16 @@ is one sentence for the user, never an exception."""
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from storage.db import brief, redacted
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, brief, redacted
 
 URL_FORMS = "sqlite:///path/to/ecnews.db or postgresql+psycopg://user@host:5432/dbname"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -69,3 +72,40 @@ def unreachable(url: str) -> str | None:
     finally:
         engine.dispose()
     return None
+
+
+def unwritable(url: str) -> str | None:
+    """Why an existing SQLite database cannot be written now, or None: another process
+    holds its write lock past ECNEWS_SQLITE_BUSY_TIMEOUT, or the file is read-only.
+    Said before the crawl starts, instead of a crawl that cannot store anything."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or not Path(path).exists():
+        return None  # PostgreSQL, memory, or a file the crawl creates
+    if not (os.access(path, os.W_OK) and os.access(Path(path).parent, os.W_OK)):
+        return _write_problem(path, "readonly")  # the file, or its folder (the journal)
+    try:
+        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        return f"cannot open the database {path}: {error}"
+    try:
+        connection.isolation_level = None
+        # Takes the write lock (and creates the journal) without changing anything.
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        return _write_problem(path, str(error))
+    finally:
+        connection.close()
+    return None
+
+
+def _write_problem(path: str, message: str) -> str:
+    if "locked" in message or "busy" in message:
+        return (
+            f"database locked by another process: {path} (still locked after "
+            f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s, ECNEWS_SQLITE_BUSY_TIMEOUT)"
+        )
+    if "readonly" in message or "read-only" in message:
+        return f"database is read-only: {path} (the crawl must write it and its journal)"
+    return f"cannot write the database {path}: {message}"
