@@ -137,7 +137,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
     if problem := url_problem(database_url()):
         raise UserError(problem, EXIT_USAGE)
-    if problem := unreachable(database_url()):
+    # `serve` reads SQLite only, and says so before anything else.
+    if args.command != "serve" and (problem := unreachable(database_url())):
         raise UserError(problem, EXIT_FAILED)
     if args.command == "export":
         return _export(args)

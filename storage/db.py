@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -149,7 +149,24 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to Alembic's head (no-op when it is there already)."""
-    with _upgrade_lock, engine.begin() as connection:
+    with _upgrade_lock, engine.connect() as connection:
+        # A batch migration copies a table and drops the old one: on SQLite, with foreign
+        # keys on, dropping `articles` would cascade to every row that refers to it. The
+        # pragma takes effect only outside a transaction: on the driver's connection.
+        raw = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                _upgrade(connection)
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _upgrade(connection: Connection) -> None:
+    engine = connection.engine
+    if True:
         if connection.dialect.name == "postgresql":
             # Several workers may start on a fresh database at once: one migrates, the
             # others wait for it, then find the schema at head.

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from storage.db import MIGRATIONS_DIR, Database, alembic_config
@@ -127,7 +128,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0003"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -151,8 +152,11 @@ def test_a_later_batch_migration_of_articles_keeps_the_view(
     database.dispose()
     scripts = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "9999_batch.py").write_text(BATCH_REVISION, "utf-8")
     config = alembic_config(sqlite_url)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    (scripts / "versions" / "9999_batch.py").write_text(
+        BATCH_REVISION.replace("{head}", str(head)), "utf-8"
+    )
     config.set_main_option("script_location", str(scripts))
     command.upgrade(config, "head")
     with database.engine.connect() as connection:
