@@ -87,6 +87,11 @@ class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
     def stat(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
 
+    @property
+    def robots_forbid_all(self) -> bool:
+        """robots.txt forbade the listings and none was read: the Site monitor says so."""
+        return bool(self.stat(keys.LISTING_ROBOTS_FORBIDDEN)) and not self.stat(keys.LISTING_PAGES)
+
 
 @monitors.name("Site")
 class SiteMonitor(_CrawlMonitor):
@@ -94,6 +99,16 @@ class SiteMonitor(_CrawlMonitor):
     def test_site_reachable(self) -> None:
         if reason := site_unreachable(self.stats):
             self.fail(f"{UNREACHABLE}{reason}")
+
+    @monitors.name("robots.txt allows the listings")
+    def test_robots_allow_listings(self) -> None:
+        forbidden = self.stat(keys.LISTING_ROBOTS_FORBIDDEN)
+        if not forbidden:
+            return
+        robots = f"{getattr(self.data.spider, 'base_url', '')}/robots.txt"
+        if self.robots_forbid_all:
+            self.fail(f"robots.txt disallows every listing: nothing was crawled ({robots})")
+        self.fail(f"robots.txt disallows {forbidden} listing pages ({robots})")
 
 
 @monitors.name("Listings")
@@ -105,6 +120,8 @@ class ListingMonitor(_CrawlMonitor):
             self.skipTest("distributed worker")
         if self.site_down:
             self.skipTest("site unreachable")
+        if self.robots_forbid_all:
+            self.skipTest("robots.txt forbids the listings")
 
     @monitors.name("listing pages were read")
     def test_listing_pages(self) -> None:
@@ -166,7 +183,8 @@ class ErrorMonitor(_CrawlMonitor):
     def test_failed_listings(self) -> None:
         if self.site_down:
             return
-        failed = self.stat(keys.LISTING_FAILED)
+        # Those robots.txt forbids are the Site monitor's: asking again changes nothing.
+        failed = self.stat(keys.LISTING_FAILED) - self.stat(keys.LISTING_ROBOTS_FORBIDDEN)
         self.assertEqual(
             failed, 0, f"{failed} listing pages failed after retries (the next run walks them)"
         )

@@ -74,6 +74,10 @@ DOWNLOAD_FAIL_ON_DATALOSS = True
 DOWNLOADER_MIDDLEWARES = {
     # Every request must be on NEWS_SITE_URL's host and port: links, redirects, retries.
     "crawler.middlewares.SiteOnlyMiddleware": 45,
+    # robots.txt first: every request waits for it, those it forbids are refused
+    # (news/refused/robots_forbidden); forbidden listings fail the run.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SiteRobotsTxtMiddleware": 100,
     # Redirects off the site or in a loop are not followed (news/refused/<reason>).
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.SiteMetaRefreshMiddleware": 580,

@@ -22,6 +22,9 @@ ARTICLE_NO_CONTENT = "news/article/no_content_container"
 
 SKIPPED = "news/skipped/"
 REFUSED = "news/refused/"
+ROBOTS_FORBIDDEN = "robots_forbidden"
+"""The reason (news/refused/…, news/listing/failed/…) of a request robots.txt forbids."""
+LISTING_ROBOTS_FORBIDDEN = f"{LISTING_FAILED_BY}{ROBOTS_FORBIDDEN}"
 BINARY_AS_TEXT = "news/response/binary_as_text"
 ENCODING = "news/encoding/"
 

@@ -1,0 +1,107 @@
+"""Faults a run survives but must not pass in silence: robots.txt forbidding the site.
+
+Each is crawled by the real command against the real site server: the run exits 1 with
+its reason on stderr and in `crawl_runs.reason`; once the site recovers, the next normal
+run's export equals gold-v1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crawler import stats_keys as keys
+from crawler.exitcodes import EXIT_FAILED, EXIT_OK
+from tests.conftest import SITE
+from tests.gold import compare, load_jsonl
+from tests.siteserver import SiteServer
+from tests.test_reliability_support import crawl, export, last_run
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Iterator
+    from pathlib import Path
+
+GOLD = load_jsonl(SITE / "gold-v1.jsonl")
+ARTICLE_PATHS = sorted(path for record in GOLD for path in record["urls"])
+
+
+def _failed_with(result: subprocess.CompletedProcess[str], db: str, reason: str) -> None:
+    assert result.returncode == EXIT_FAILED, result.stderr[-3000:]
+    assert reason in result.stderr, result.stderr[-3000:]
+    run = last_run(db)
+    assert run.status == "failed"
+    assert reason in (run.reason or ""), run.reason
+
+
+def _recovers(site: SiteServer, db: str, tmp_path: Path) -> None:
+    """The next normal run, the site healed: exit 0 and the export equals gold."""
+    result = crawl(site, db, tmp_path)
+    assert result.returncode == EXIT_OK, result.stderr[-3000:]
+    assert last_run(db).status == "ok"
+    problems = compare(export(db), GOLD)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def overlay(tmp_path: Path) -> Path:
+    folder = tmp_path / "overlay"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def site(overlay: Path) -> Iterator[SiteServer]:
+    """The v1 snapshot without faults, with files of `overlay` served on top."""
+    with SiteServer(SITE, "v1", faults={}, overlay=overlay) as server:
+        yield server
+
+
+# -- robots.txt -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_robots_txt_disallowing_everything_fails_the_run_before_any_request(
+    site: SiteServer, overlay: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    (overlay / "robots.txt").write_text("User-agent: *\nDisallow: /\n", "utf-8")
+    site.set_version("v1")  # reload with the overlay's robots.txt
+
+    result = crawl(site, sqlite_url, tmp_path)
+
+    _failed_with(result, sqlite_url, "robots.txt disallows every listing")
+    # Every listing was queued while robots.txt was in flight: none got through.
+    assert [entry.path for entry in site.log] == ["/robots.txt"]
+    stats: dict[str, Any] = last_run(sqlite_url).stats or {}
+    assert stats[keys.LISTING_ROBOTS_FORBIDDEN] == 4
+    # One reason, not also "no listing was read" and "4 listing pages failed".
+    assert "Listings:" not in result.stderr
+    assert "listing pages failed" not in result.stderr
+
+    (overlay / "robots.txt").unlink()
+    site.set_version("v1")
+    site.clear_log()
+    _recovers(site, sqlite_url, tmp_path)
+    # The snapshot's own robots.txt (Disallow: /admin/, /search) is read before anything else.
+    assert site.log[0].path == "/robots.txt"
+    assert len(site.requests_for("/robots.txt")) == 1
+
+
+@pytest.mark.slow
+def test_robots_txt_disallowing_one_listing_fails_the_run_with_that_reason(
+    site: SiteServer, overlay: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    (overlay / "robots.txt").write_text("User-agent: *\nDisallow: /news/jxal/\n", "utf-8")
+    site.set_version("v1")
+
+    result = crawl(site, sqlite_url, tmp_path)
+
+    _failed_with(result, sqlite_url, "robots.txt disallows 1 listing pages")
+    assert not [entry.path for entry in site.log if entry.path.startswith("/news/jxal/")]
+    # The other listings were crawled as usual.
+    assert {"/news/rdjj/", "/news/sjbg/", "/news/zcfg/"} <= {entry.path for entry in site.log}
+
+    (overlay / "robots.txt").unlink()
+    site.set_version("v1")
+    _recovers(site, sqlite_url, tmp_path)
