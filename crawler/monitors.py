@@ -205,6 +205,22 @@ class ErrorMonitor(_CrawlMonitor):
         )
 
 
+@monitors.name("Pages")
+class PagesMonitor(_CrawlMonitor):
+    """Limits that keep a run going but must not pass unnoticed."""
+
+    @monitors.name("listings end before the safety stop")
+    def test_listing_safety_stop(self) -> None:
+        stopped = self.stat(keys.LISTING_SAFETY_STOP)
+        if stopped:
+            limit = self.settings.getint("NEWS_MAX_LISTING_PAGES")
+            self.fail(
+                f"{stopped} listings still had a next page after NEWS_MAX_LISTING_PAGES "
+                f"({limit}) pages: a pagelist that never ends? (raise the setting if the "
+                "listing is that long)"
+            )
+
+
 class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
     """Leaves the failed monitors' reasons in the stats for `ecnews crawl` and crawl_runs."""
 
@@ -223,6 +239,7 @@ class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon 
         ListingMonitor,
         FieldFillMonitor,
         ErrorMonitor,
+        PagesMonitor,
         ItemValidationMonitor,
     ]
     monitors_finished_actions: ClassVar[list[type]] = [RecordVerdict]

@@ -19,7 +19,7 @@ NEWS_CATEGORIES = {
     "zcfg": "政策法规",
     "jxal": "教学案例",
 }
-# Safety stop for a listing that never ends (a broken pagelist).
+# Safety stop for a listing that never ends (a broken pagelist): the run fails if hit.
 NEWS_MAX_LISTING_PAGES = int(os.environ.get("NEWS_MAX_LISTING_PAGES", "1000"))
 # CSS selector of the article body container (the first match is used).
 NEWS_CONTENT_SELECTOR = "div.article-content, #content"

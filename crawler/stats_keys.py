@@ -12,6 +12,8 @@ LISTING_FAILED_BY = "news/listing/failed/"
 LISTING_BAD_LINK = "news/listing/bad_link"
 LISTING_OFFSITE_LINK = "news/listing/offsite_link"
 LISTING_STOPPED_EARLY = "news/listing/stopped_early"
+LISTING_SAFETY_STOP = "news/listing/safety_stop"
+"""Listings whose walk hit NEWS_MAX_LISTING_PAGES with a next page still linked."""
 
 ARTICLE_NOT_MODIFIED = "news/article/not_modified"
 ARTICLE_GONE = "news/article/gone"

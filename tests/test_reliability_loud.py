@@ -1,4 +1,5 @@
-"""Faults a run survives but must not pass in silence: robots.txt forbidding the site.
+"""Faults a run survives but must not pass in silence: robots.txt forbidding the site, a
+listing that never ends.
 
 Each is crawled by the real command against the real site server: the run exits 1 with
 its reason on stderr and in `crawl_runs.reason`; once the site recovers, the next normal
@@ -104,4 +105,21 @@ def test_robots_txt_disallowing_one_listing_fails_the_run_with_that_reason(
 
     (overlay / "robots.txt").unlink()
     site.set_version("v1")
+    _recovers(site, sqlite_url, tmp_path)
+
+
+# -- the pagination safety stop ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_listing_safety_stop_fails_the_run_and_the_next_run_walks_on(
+    site: SiteServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    result = crawl(site, sqlite_url, tmp_path, "-s", "NEWS_MAX_LISTING_PAGES=1")
+
+    _failed_with(result, sqlite_url, "4 listings still had a next page after")
+    assert "NEWS_MAX_LISTING_PAGES (1)" in result.stderr
+    assert not site.requests_for("/news/rdjj/list_2.html")
+    # The stopped walks are not recorded as complete: the next (incremental) run walks
+    # each listing to its end instead of stopping at a page 1 it already knows.
     _recovers(site, sqlite_url, tmp_path)
