@@ -58,6 +58,34 @@ def site_unreachable(stats: dict[str, Any]) -> str | None:
     return f"{', '.join(reasons)} (every listing page, after retries)"
 
 
+# Article pages that came back without an article in them (see PagesMonitor).
+EMPTY_OR_SUSPECT = {
+    keys.SKIPPED_ARTICLE_EMPTY: "empty",
+    keys.SKIPPED_ARTICLE_PAGE_NOT_HTML: "further page empty or not HTML",
+    keys.ARTICLE_NO_CONTENT: "no content container",
+    keys.ARTICLE_SUSPECT: "suspect",
+}
+
+
+def empty_or_suspect(stats: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """The article pages that came back empty or suspect, by kind, and how many article
+    pages came back at all: those that reached validation plus those set aside before it
+    (a page without content container reaches validation, and is counted once)."""
+    count = {key: int(stats.get(key, 0) or 0) for key in EMPTY_OR_SUSPECT}
+    bad = {EMPTY_OR_SUSPECT[key]: n for key, n in count.items() if n}
+    pages = sum(
+        int(stats.get(key, 0) or 0)
+        for key in (
+            item_keys.ARTICLES,
+            keys.SKIPPED_ARTICLE_EMPTY,
+            keys.SKIPPED_ARTICLE_NOT_HTML,
+            keys.SKIPPED_ARTICLE_PAGE_NOT_HTML,
+            keys.ARTICLE_SUSPECT,
+        )
+    )
+    return bad, max(pages, sum(bad.values()))
+
+
 class Monitors(Spidermon):  # type: ignore[misc]  # spidermon is untyped
     """Spidermon, except on SIGTERM/SIGINT: an interrupted run is not judged (its FAIL
     report would bury the "interrupted; run again with --resume" line)."""
@@ -218,6 +246,20 @@ class PagesMonitor(_CrawlMonitor):
                 f"{stopped} listings still had a next page after NEWS_MAX_LISTING_PAGES "
                 f"({limit}) pages: a pagelist that never ends? (raise the setting if the "
                 "listing is that long)"
+            )
+
+    @monitors.name("article pages hold articles")
+    def test_empty_or_suspect_pages(self) -> None:
+        bad, pages = empty_or_suspect(self.stats)
+        count = sum(bad.values())
+        if count < self.settings.getint("NEWS_MIN_SUSPECT_PAGES"):
+            return
+        limit = self.settings.getfloat("NEWS_MAX_SUSPECT_RATIO")
+        if count / pages > limit:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in bad.items())
+            self.fail(
+                f"{count} of {pages} article pages came back empty or suspect "
+                f"({count / pages:.0%} > {limit:.0%}: {kinds})"
             )
 
 

@@ -163,5 +163,11 @@ NEWS_FILL_RATE_RULES = {
 }
 # Article pages allowed to fail after all retries before the run counts as failed.
 NEWS_MAX_FAILED_PAGES = int(os.environ.get("NEWS_MAX_FAILED_PAGES", "0"))
+# Share of the article pages that came back that may be empty, without the content
+# container, or suspect (not like an article of this site; not stored) before the run
+# counts as failed; judged from NEWS_MIN_SUSPECT_PAGES such pages (one stray empty page is
+# fetched again by the next run, and says nothing about the site).
+NEWS_MAX_SUSPECT_RATIO = 0.1
+NEWS_MIN_SUSPECT_PAGES = 2
 # Share of responses that may be 5xx/429 (retried or not) before the run counts as failed.
 NEWS_MAX_ERROR_RESPONSE_RATIO = 0.2

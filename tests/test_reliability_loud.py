@@ -1,5 +1,5 @@
 """Faults a run survives but must not pass in silence: robots.txt forbidding the site, a
-listing that never ends.
+listing that never ends, article pages coming back empty.
 
 Each is crawled by the real command against the real site server: the run exits 1 with
 its reason on stderr and in `crawl_runs.reason`; once the site recovers, the next normal
@@ -14,6 +14,8 @@ import pytest
 
 from crawler import stats_keys as keys
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK
+from crawler.monitors import empty_or_suspect
+from pipelines import stats_keys as item_keys
 from tests.conftest import SITE
 from tests.gold import compare, load_jsonl
 from tests.siteserver import SiteServer
@@ -123,3 +125,66 @@ def test_the_listing_safety_stop_fails_the_run_and_the_next_run_walks_on(
     # The stopped walks are not recorded as complete: the next (incremental) run walks
     # each listing to its end instead of stopping at a page 1 it already knows.
     _recovers(site, sqlite_url, tmp_path)
+
+
+# -- empty article pages ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("empty", "code"),
+    [(ARTICLE_PATHS[::2], EXIT_FAILED), (ARTICLE_PATHS[:1], EXIT_OK)],
+    ids=["half-the-articles", "one-article"],
+)
+def test_empty_article_pages_fail_the_run_past_a_small_share(
+    site: SiteServer, sqlite_url: str, tmp_path: Path, empty: list[str], code: int
+) -> None:
+    for path in empty:
+        site.add_fault(path, body_bytes=0)  # 200, Content-Length: 0
+
+    result = crawl(site, sqlite_url, tmp_path)
+
+    stats: dict[str, Any] = last_run(sqlite_url).stats or {}
+    assert stats[keys.SKIPPED_ARTICLE_EMPTY] == len(empty)
+    if code == EXIT_FAILED:
+        _failed_with(result, sqlite_url, f"{len(empty)} of ")
+        assert "article pages came back empty or suspect" in result.stderr
+    else:  # one stray empty page says nothing about the site; the next run fetches it
+        assert result.returncode == EXIT_OK, result.stderr[-3000:]
+
+    site.clear_faults()
+    _recovers(site, sqlite_url, tmp_path)
+
+
+# -- the share of empty or suspect pages, from the stats --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stats", "bad", "pages"),
+    [
+        ({item_keys.ARTICLES: 36}, {}, 36),
+        (
+            {item_keys.ARTICLES: 18, keys.SKIPPED_ARTICLE_EMPTY: 18},
+            {"empty": 18},
+            36,
+        ),
+        # A page without content container reaches validation: counted once.
+        ({item_keys.ARTICLES: 36, keys.ARTICLE_NO_CONTENT: 3}, {"no content container": 3}, 36),
+        (
+            {item_keys.ARTICLES: 30, keys.ARTICLE_SUSPECT: 4, f"{keys.ARTICLE_SUSPECT_BY}x": 4},
+            {"suspect": 4},
+            34,
+        ),
+        (
+            {keys.SKIPPED_ARTICLE_NOT_HTML: 2, keys.SKIPPED_ARTICLE_PAGE_NOT_HTML: 1},
+            {"further page empty or not HTML": 1},
+            3,
+        ),
+        ({}, {}, 0),
+    ],
+    ids=["none", "half-empty", "no-container", "suspect", "not-html", "nothing-fetched"],
+)
+def test_empty_or_suspect_pages_are_counted_against_the_pages_that_came_back(
+    stats: dict[str, int], bad: dict[str, int], pages: int
+) -> None:
+    assert empty_or_suspect(dict(stats)) == (bad, pages)
