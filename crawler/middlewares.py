@@ -10,6 +10,9 @@ about what it received.
   followed.
 - ``BackoffRetryMiddleware``: Scrapy's retries, each after an exponential backoff, and
   never sooner than the server's ``Retry-After``; the wait does not block the reactor.
+- ``SiteRobotsTxtMiddleware``: Scrapy's robots.txt, applied to every request, including
+  those queued while robots.txt is in flight; a forbidden one is refused as
+  ``robots_forbidden``.
 - ``ResponseCheckMiddleware``: a page whose charset lies is re-read correctly
   (pipelines/_encoding.py), a binary body served as HTML is handed on as a plain
   (non-text) response, and a page over ``DOWNLOAD_MAXSIZE`` is named as such.
@@ -29,9 +32,12 @@ from urllib.parse import urldefrag
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from scrapy.utils.asyncio import sleep
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from crawler import stats_keys as keys
 from crawler.urls import same_host
@@ -39,6 +45,7 @@ from pipelines.rules.encoding import decode_html
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
     from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
 
@@ -83,6 +90,34 @@ class SiteOnlyMiddleware:
         if site is None or same_host(request.url, site):
             return
         raise _refuse(self.crawler.stats, "offsite", f"{request.url} is not on {site}")
+
+
+class SiteRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every waiting request given the answer.
+
+    Scrapy 2.19 keeps one Deferred per site while robots.txt is in flight, and every
+    request queued meanwhile awaits it as an asyncio Future; ``Deferred.asFuture``
+    consumes the result, so only the first waiter gets the parser and the others get
+    None, which means "allowed" (with ``Disallow: /``, two listing pages got through).
+    Once the Deferred has fired, Scrapy keeps the parser (or None when robots.txt could
+    not be read) in ``_parsers``: every waiter reads it from there.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        if parser is not None:
+            return parser
+        kept = self._parsers.get(urlparse_cached(request).netloc)
+        return None if isinstance(kept, Deferred) else kept
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest as error:
+            # Named, so the spider's errbacks count it (news/listing/failed/robots_forbidden).
+            raise _refuse(
+                self.crawler.stats, keys.ROBOTS_FORBIDDEN, f"robots.txt forbids {request.url}"
+            ) from error
 
 
 class _SiteRedirects:

@@ -58,6 +58,34 @@ def site_unreachable(stats: dict[str, Any]) -> str | None:
     return f"{', '.join(reasons)} (every listing page, after retries)"
 
 
+# Article pages that came back without an article in them (see PagesMonitor).
+EMPTY_OR_SUSPECT = {
+    keys.SKIPPED_ARTICLE_EMPTY: "empty",
+    keys.SKIPPED_ARTICLE_PAGE_NOT_HTML: "further page empty or not HTML",
+    keys.ARTICLE_NO_CONTENT: "no content container",
+    keys.ARTICLE_SUSPECT: "suspect",
+}
+
+
+def empty_or_suspect(stats: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """The article pages that came back empty or suspect, by kind, and how many article
+    pages came back at all: those that reached validation plus those set aside before it
+    (a page without content container reaches validation, and is counted once)."""
+    count = {key: int(stats.get(key, 0) or 0) for key in EMPTY_OR_SUSPECT}
+    bad = {EMPTY_OR_SUSPECT[key]: n for key, n in count.items() if n}
+    pages = sum(
+        int(stats.get(key, 0) or 0)
+        for key in (
+            item_keys.ARTICLES,
+            keys.SKIPPED_ARTICLE_EMPTY,
+            keys.SKIPPED_ARTICLE_NOT_HTML,
+            keys.SKIPPED_ARTICLE_PAGE_NOT_HTML,
+            keys.ARTICLE_SUSPECT,
+        )
+    )
+    return bad, max(pages, sum(bad.values()))
+
+
 class Monitors(Spidermon):  # type: ignore[misc]  # spidermon is untyped
     """Spidermon, except on SIGTERM/SIGINT: an interrupted run is not judged (its FAIL
     report would bury the "interrupted; run again with --resume" line)."""
@@ -87,6 +115,11 @@ class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
     def stat(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
 
+    @property
+    def robots_forbid_all(self) -> bool:
+        """robots.txt forbade the listings and none was read: the Site monitor says so."""
+        return bool(self.stat(keys.LISTING_ROBOTS_FORBIDDEN)) and not self.stat(keys.LISTING_PAGES)
+
 
 @monitors.name("Site")
 class SiteMonitor(_CrawlMonitor):
@@ -94,6 +127,16 @@ class SiteMonitor(_CrawlMonitor):
     def test_site_reachable(self) -> None:
         if reason := site_unreachable(self.stats):
             self.fail(f"{UNREACHABLE}{reason}")
+
+    @monitors.name("robots.txt allows the listings")
+    def test_robots_allow_listings(self) -> None:
+        forbidden = self.stat(keys.LISTING_ROBOTS_FORBIDDEN)
+        if not forbidden:
+            return
+        robots = f"{getattr(self.data.spider, 'base_url', '')}/robots.txt"
+        if self.robots_forbid_all:
+            self.fail(f"robots.txt disallows every listing: nothing was crawled ({robots})")
+        self.fail(f"robots.txt disallows {forbidden} listing pages ({robots})")
 
 
 @monitors.name("Listings")
@@ -105,6 +148,8 @@ class ListingMonitor(_CrawlMonitor):
             self.skipTest("distributed worker")
         if self.site_down:
             self.skipTest("site unreachable")
+        if self.robots_forbid_all:
+            self.skipTest("robots.txt forbids the listings")
 
     @monitors.name("listing pages were read")
     def test_listing_pages(self) -> None:
@@ -166,7 +211,8 @@ class ErrorMonitor(_CrawlMonitor):
     def test_failed_listings(self) -> None:
         if self.site_down:
             return
-        failed = self.stat(keys.LISTING_FAILED)
+        # Those robots.txt forbids are the Site monitor's: asking again changes nothing.
+        failed = self.stat(keys.LISTING_FAILED) - self.stat(keys.LISTING_ROBOTS_FORBIDDEN)
         self.assertEqual(
             failed, 0, f"{failed} listing pages failed after retries (the next run walks them)"
         )
@@ -187,6 +233,36 @@ class ErrorMonitor(_CrawlMonitor):
         )
 
 
+@monitors.name("Pages")
+class PagesMonitor(_CrawlMonitor):
+    """Limits that keep a run going but must not pass unnoticed."""
+
+    @monitors.name("listings end before the safety stop")
+    def test_listing_safety_stop(self) -> None:
+        stopped = self.stat(keys.LISTING_SAFETY_STOP)
+        if stopped:
+            limit = self.settings.getint("NEWS_MAX_LISTING_PAGES")
+            self.fail(
+                f"{stopped} listings still had a next page after NEWS_MAX_LISTING_PAGES "
+                f"({limit}) pages: a pagelist that never ends? (raise the setting if the "
+                "listing is that long)"
+            )
+
+    @monitors.name("article pages hold articles")
+    def test_empty_or_suspect_pages(self) -> None:
+        bad, pages = empty_or_suspect(self.stats)
+        count = sum(bad.values())
+        if count < self.settings.getint("NEWS_MIN_SUSPECT_PAGES"):
+            return
+        limit = self.settings.getfloat("NEWS_MAX_SUSPECT_RATIO")
+        if count / pages > limit:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in bad.items())
+            self.fail(
+                f"{count} of {pages} article pages came back empty or suspect "
+                f"({count / pages:.0%} > {limit:.0%}: {kinds})"
+            )
+
+
 class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
     """Leaves the failed monitors' reasons in the stats for `ecnews crawl` and crawl_runs."""
 
@@ -205,6 +281,7 @@ class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon 
         ListingMonitor,
         FieldFillMonitor,
         ErrorMonitor,
+        PagesMonitor,
         ItemValidationMonitor,
     ]
     monitors_finished_actions: ClassVar[list[type]] = [RecordVerdict]

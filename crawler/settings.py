@@ -19,7 +19,7 @@ NEWS_CATEGORIES = {
     "zcfg": "政策法规",
     "jxal": "教学案例",
 }
-# Safety stop for a listing that never ends (a broken pagelist).
+# Safety stop for a listing that never ends (a broken pagelist): the run fails if hit.
 NEWS_MAX_LISTING_PAGES = int(os.environ.get("NEWS_MAX_LISTING_PAGES", "1000"))
 # CSS selectors of the article body container, in order of preference (comma-separated):
 # the first selector that matches gives the container (its first match).
@@ -82,6 +82,10 @@ DOWNLOAD_FAIL_ON_DATALOSS = True
 DOWNLOADER_MIDDLEWARES = {
     # Every request must be on NEWS_SITE_URL's host and port: links, redirects, retries.
     "crawler.middlewares.SiteOnlyMiddleware": 45,
+    # robots.txt first: every request waits for it, those it forbids are refused
+    # (news/refused/robots_forbidden); forbidden listings fail the run.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SiteRobotsTxtMiddleware": 100,
     # Redirects off the site or in a loop are not followed (news/refused/<reason>).
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.SiteMetaRefreshMiddleware": 580,
@@ -183,5 +187,11 @@ NEWS_FILL_RATE_RULES = {
 }
 # Article pages allowed to fail after all retries before the run counts as failed.
 NEWS_MAX_FAILED_PAGES = int(os.environ.get("NEWS_MAX_FAILED_PAGES", "0"))
+# Share of the article pages that came back that may be empty, without the content
+# container, or suspect (not like an article of this site; not stored) before the run
+# counts as failed; judged from NEWS_MIN_SUSPECT_PAGES such pages (one stray empty page is
+# fetched again by the next run, and says nothing about the site).
+NEWS_MAX_SUSPECT_RATIO = 0.1
+NEWS_MIN_SUSPECT_PAGES = 2
 # Share of responses that may be 5xx/429 (retried or not) before the run counts as failed.
 NEWS_MAX_ERROR_RESPONSE_RATIO = 0.2

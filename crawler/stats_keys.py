@@ -5,6 +5,8 @@ the reason follows it (``news/article/failed/http_500``). The pipelines' own are
 
 from __future__ import annotations
 
+from pipelines import stats_keys as item_keys
+
 LISTING_PAGES = "news/listing/pages"
 LISTING_LINKS = "news/listing/links"
 LISTING_FAILED = "news/listing/failed"
@@ -12,6 +14,8 @@ LISTING_FAILED_BY = "news/listing/failed/"
 LISTING_BAD_LINK = "news/listing/bad_link"
 LISTING_OFFSITE_LINK = "news/listing/offsite_link"
 LISTING_STOPPED_EARLY = "news/listing/stopped_early"
+LISTING_SAFETY_STOP = "news/listing/safety_stop"
+"""Listings whose walk hit NEWS_MAX_LISTING_PAGES with a next page still linked."""
 
 ARTICLE_NOT_MODIFIED = "news/article/not_modified"
 ARTICLE_GONE = "news/article/gone"
@@ -19,9 +23,18 @@ ARTICLE_REFUSED = "news/article/refused"
 ARTICLE_FAILED = "news/article/failed"
 ARTICLE_FAILED_BY = "news/article/failed/"
 ARTICLE_NO_CONTENT = "news/article/no_content_container"
+# Counted by pipelines/suspect.py: article pages that are not the article (not stored).
+ARTICLE_SUSPECT = item_keys.SUSPECT
+ARTICLE_SUSPECT_BY = item_keys.SUSPECT_BY
 
 SKIPPED = "news/skipped/"
+SKIPPED_ARTICLE_EMPTY = "news/skipped/article_empty"
+SKIPPED_ARTICLE_NOT_HTML = "news/skipped/article_not_html"
+SKIPPED_ARTICLE_PAGE_NOT_HTML = "news/skipped/article_page_not_html"
 REFUSED = "news/refused/"
+ROBOTS_FORBIDDEN = "robots_forbidden"
+"""The reason (news/refused/…, news/listing/failed/…) of a request robots.txt forbids."""
+LISTING_ROBOTS_FORBIDDEN = f"{LISTING_FAILED_BY}{ROBOTS_FORBIDDEN}"
 BINARY_AS_TEXT = "news/response/binary_as_text"
 ENCODING = "news/encoding/"
 

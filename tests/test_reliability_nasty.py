@@ -137,6 +137,9 @@ def nasty(
             # Many nasty pages have no body on purpose: the fill-rate monitor is not judged.
             "-s",
             "NEWS_FILL_RATE_RULES={}",
+            # …and an empty page, one without content container: a share no real run has.
+            "-s",
+            "NEWS_MAX_SUSPECT_RATIO=1",
         )
         records = {
             record["url"].rsplit("/", 1)[-1]: record

@@ -218,6 +218,11 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(keys.LISTING_STOPPED_EARLY)
             logger.info("Listing %s page %d holds only stored articles: stop here", slug, page)
             yield WalkCompleteItem(slug)
+        elif next_href and next_page is None:
+            # The safety stop: the walk did not end, so it is not recorded as complete
+            # (the next run walks the whole listing), and the run fails (crawler/monitors.py).
+            self.crawler.stats.inc_value(keys.LISTING_SAFETY_STOP)
+            logger.error("Listing %s still links a next page after %d pages", slug, page)
         elif next_page is None:
             unresolved = self.memory.walk_ended(slug)
             if unresolved:
