@@ -131,7 +131,7 @@ ITEM_PIPELINES = {
     "pipelines.attribution.AttributionPipeline": 200,
     "pipelines.dates.DatesPipeline": 300,
     # Pages that are not the article their listing promised are dropped (counted).
-    "pipelines.suspect.SuspectPagePipeline": 350,
+    "pipelines.suspect.SuspectPagePipeline": 420,
     "pipelines.validate.ValidatePipeline": 400,
     # Each article against the JSON schema of a clean article (NEWS_ITEM_SCHEMA).
     "pipelines.check.SchemaCheckPipeline": 450,

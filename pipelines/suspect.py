@@ -10,11 +10,12 @@ the run past a small share (``NEWS_MAX_SUSPECT_RATIO``).
 Reasons, judged on the clean item (rules in ``pipelines/rules/suspect.py``):
 
 - ``headline_mismatch``: the page's <h1> shares (almost) nothing with the listing's link;
-- ``short_body``: the body is a notice, under ``NEWS_MIN_BODY_CHARS`` characters;
+- ``short_body``: a notice: a body under ``NEWS_MIN_BODY_CHARS`` characters, and no date on
+  the page;
 - ``repeated_body``: this run met the same body under REPEATS different headlines or more;
 - ``content_holds_page``: the content container holds page furniture (headline, navigation,
   info line, breadcrumb, pagination, footer);
-- ``page_cut``: a page ends mid-character or before </html> (a short Content-Length).
+- ``page_cut``: a page ends inside a multibyte character (a short Content-Length).
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ class SuspectPagePipeline:
             return "content_holds_page"
         if not headline_agrees(item.title_raw, item.listing_title, item.listing_text):
             return "headline_mismatch"
-        if item.body is not None and text_length(item.body) < self.min_body_chars:
+        if (
+            item.body is not None
+            and item.published_raw is None
+            and text_length(item.body) < self.min_body_chars
+        ):
+            # A few words and no date of its own: a notice, not an article.
             return "short_body"
         if item.body:
             listed = item.listing_title or item.listing_text or item.title or ""

@@ -592,14 +592,13 @@ def _folded(title: str) -> str:
     return " ".join(title.split())
 
 
-def _length(text: str | None) -> int:
-    return len(_WHITE_SPACE.sub("", text or ""))
-
-
 def _poorer(article: Article, record: ArticleRecord, source_id: int | None) -> str | None:
     """Why the re-fetched `record` is much poorer than the stored `article`, or None."""
-    if _length(record.body) < POORER_BODY_SHARE * _length(article.body):
+    old, new = _WHITE_SPACE.sub("", article.body), _WHITE_SPACE.sub("", record.body)
+    if len(new) < POORER_BODY_SHARE * len(old):
         return "body_shrunk"
+    if len(new) < len(old) and old.startswith(new):
+        return "body_cut"  # the stored text, cut short: a page that arrived incomplete
     if article.published_at is not None and record.published_at is None:
         return "date_lost"
     if (article.source_id or article.source_title) and not (source_id or record.source_title):

@@ -88,11 +88,22 @@ def test_headline_agrees(
         ("<p>正文</p></div>\n</body>\n</html>\n", False),
         ("<p>正文</p></div></BODY></HTML>", False),
         ("<p>正文在这里被截\ufffd", True),
-        ('<p>正文</p></div>\n<div class="wrap">', True),
+        ("<p>正文在这里被截\ufffd\n", True),
+        ('<p>正文</p></div>\n<div class="wrap">', False),
+        ("<p>\ufffd是页面里本来就有的字符，不在结尾。</p></body></html>", False),
         ("", False),
         (None, False),
     ],
-    ids=["whole", "upper-case", "mid-character", "before-html-end", "empty", "none"],
+    ids=[
+        "whole",
+        "upper-case",
+        "mid-character",
+        "mid-character-then-newline",
+        "malformed-but-whole",
+        "replacement-char-inside",
+        "empty",
+        "none",
+    ],
 )
 def test_is_cut(tail: str | None, cut: bool) -> None:
     assert is_cut(tail) is cut
@@ -124,7 +135,7 @@ def suspect() -> SuspectPagePipeline:
     ("fields", "reason"),
     [
         ({"title_raw": "系统繁忙", "title": "系统繁忙"}, "headline_mismatch"),
-        ({"body": "系统繁忙，请稍后再试。"}, "short_body"),
+        ({"body": "系统繁忙，请稍后再试。", "published_raw": None}, "short_body"),
         ({"content_chrome": ["h1", "nav"]}, "content_holds_page"),
         ({"page_tails": ["</div></body></html>", "<p>被截断的正\ufffd"]}, "page_cut"),
     ],
@@ -139,8 +150,17 @@ def test_suspect_pages_are_dropped_and_counted(
     assert suspect.stats.get_value(f"news/article/suspect/{reason}") == 1
 
 
-def test_a_good_page_passes(suspect: SuspectPagePipeline) -> None:
-    item = _item()
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"body": "短讯：某平台发布新规。", "published_raw": "2025-08-22 10:30"},
+        {"page_tails": ["<p>页面没有闭合标签"]},
+    ],
+    ids=["article", "short-but-dated", "malformed-but-whole"],
+)
+def test_a_good_page_passes(suspect: SuspectPagePipeline, fields: dict[str, object]) -> None:
+    item = _item(**fields)
     assert suspect.process_item(item) is item
     assert not suspect.stats.get_value("news/article/suspect")
 
@@ -195,10 +215,11 @@ def stored_body(db: Database) -> str:
     "poorer",
     [
         {"body": BODY.split("\n")[0]},
+        {"body": BODY[: len(BODY) * 3 // 4]},
         {"published_at": None, "date_precision": None},
         {"source": None},
     ],
-    ids=["body-shrunk", "date-lost", "source-lost"],
+    ids=["body-shrunk", "body-cut-short", "date-lost", "source-lost"],
 )
 def test_a_much_poorer_version_is_held_then_applied_if_it_stays(
     db: Database, poorer: dict[str, object]

@@ -78,6 +78,13 @@ def _overlay(tmp: Path) -> Path:
         '<div class="article-content"><p>未来的文章。</p></div></div></body></html>',
         "utf-8",
     )
+    listing = overlay / "news" / "nasty" / "index.html"
+    listing.write_text(
+        listing.read_text("utf-8").replace(
+            'title="列表标题：future-date.html"', 'title="未来日期"'
+        ),
+        "utf-8",
+    )
     return overlay
 
 

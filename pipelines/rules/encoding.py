@@ -7,11 +7,15 @@ together from both. ``decode_html`` reads such bytes the way a careful human wou
 1. a byte-order mark wins;
 2. bytes that are valid UTF-8 are UTF-8, whatever the page declares (GBK text with a
    few Chinese characters is practically never valid UTF-8; ASCII is the same in both);
-3. otherwise bytes valid in the declared charset (GB2312 and GBK read as GB18030, their
+3. bytes that are valid UTF-8 but for their last character, on a page declaring UTF-8 or
+   nothing, were cut short (a server that sent fewer bytes than the page has): read so,
+   with U+FFFD for the lost character (``cut_short``); likewise, after 4 and 5, a page
+   in another declared charset;
+4. otherwise bytes valid in the declared charset (GB2312 and GBK read as GB18030, their
    superset) are read so, unless it is a single-byte charset (ISO-8859-1, Windows-1252…),
    in which nearly any bytes are "valid": GB18030 is tried before it;
-4. otherwise GB18030, the other encoding this site uses, if the bytes are valid in it;
-5. otherwise the page mixes encodings: each line is read in the first of UTF-8, the
+5. otherwise GB18030, the other encoding this site uses, if the bytes are valid in it;
+6. otherwise the page mixes encodings: each line is read in the first of UTF-8, the
    declared charset and GB18030 that it is valid in (a line valid in several is read as
    declared), and bytes valid in none become U+FFFD.
 
@@ -35,7 +39,7 @@ from w3lib.encoding import (
 
 __all__ = ["Decoded", "declared_encoding", "decode_html"]
 
-Problem = Literal["mislabelled", "mixed", "invalid_bytes"]
+Problem = Literal["mislabelled", "mixed", "invalid_bytes", "cut_short"]
 
 _UTF8 = "utf-8"
 _GB = "gb18030"
@@ -98,6 +102,10 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     if text is not None:
         lied = declared not in {None, _UTF8} and not body.isascii()
         return Decoded(text, _UTF8, declared, "mislabelled" if lied else None)
+    # Not valid UTF-8: a UTF-8 page (as declared, or declaring nothing) may be cut short.
+    cut = _cut_short(body, _UTF8, declared) if declared in {None, _UTF8} else None
+    if cut is not None:
+        return cut
     guesses = (_GB, declared) if declared and _single_byte(declared) else (declared, _GB)
     for encoding in dict.fromkeys(e for e in guesses if e):
         text = _strict(body, encoding)
@@ -105,7 +113,22 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
             return Decoded(
                 text, encoding, declared, None if encoding == declared else "mislabelled"
             )
-    return _decode_lines(body, declared)
+    # Valid in nothing whole: a page in its declared charset may be cut short.
+    cut = _cut_short(body, declared, declared) if declared not in {None, _UTF8} else None
+    return cut or _decode_lines(body, declared)
+
+
+def _cut_short(body: bytes, encoding: str, declared: str | None) -> Decoded | None:
+    """A page in `encoding` whose last character was cut (the server sent too few bytes):
+    read as such, its lost character a replacement character at the very end, rather
+    than taken for a page mixing encodings."""
+    if _single_byte(encoding):
+        return None
+    for dropped in (1, 2, 3):
+        text = _strict(body[:-dropped], encoding)
+        if text is not None:
+            return Decoded(text + "\ufffd", encoding, declared, "cut_short")
+    return None
 
 
 def _decode_lines(body: bytes, declared: str | None) -> Decoded:

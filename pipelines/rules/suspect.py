@@ -55,9 +55,8 @@ def text_length(text: str | None) -> int:
 
 
 def is_cut(tail: str | None) -> bool:
-    """Whether a page whose text ends with `tail` (its last few hundred characters) was
-    cut short: it ends inside a multibyte character (a replacement character at the
-    very end) or before the document's closing </html>."""
-    if not tail:
-        return False
-    return "\ufffd" in tail[-_TAIL:] or "</html>" not in tail.lower()
+    """Whether a page whose text ends with `tail` was cut inside a multibyte character (a
+    replacement character at its very end): the server sent fewer bytes than the page
+    has. (A page cut on a character boundary parses as a shorter page: storage holds a
+    version that is a cut-short copy of the stored one.)"""
+    return tail is not None and "\ufffd" in tail.rstrip()[-_TAIL:]
