@@ -165,9 +165,9 @@ EXTENSIONS = {
     # A listing's next page is requested once the page before it is stored.
     "crawler.listing_gate.ListingGate": 550,
 }
-# Cyclic GC thresholds once the crawl has started (crawler/gcfreeze.py freezes what is
-# alive then); empty: Python's own, which keep peak memory lowest at the same speed.
-GC_THRESHOLD: list[int] = []
+# Cyclic GC thresholds once the crawl has started (crawler/gcfreeze.py; empty: Python's):
+# a first generation of 50,000 objects instead of 700 cuts the collector's runs ~70-fold.
+GC_THRESHOLD = [50_000, 20, 20]
 # Seconds between progress-line updates when stderr is a terminal (0: never).
 PROGRESS_INTERVAL = 1.0
 SPIDERMON_ENABLED = True
