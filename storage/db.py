@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def get_database(url: str) -> Database:
     return Database(url)
 
 
-# -- Reading only (`ecnews export`, `ecnews runs`, and any later read command) ----------
+# -- Reading only: every reading command of `ecnews`, through open_readonly ----------------
 
 
 class ReadError(Exception):
@@ -217,8 +217,10 @@ class ReadError(Exception):
 
 
 class ReadOnlyDatabase:
-    """An engine that cannot write: a SQLite file opened `mode=ro`, a PostgreSQL session
-    with `default_transaction_read_only`. Never creates a file and never migrates."""
+    """An engine that cannot write: a SQLite file opened `mode=ro` (and `immutable=1` in a
+    folder we cannot write), a PostgreSQL session with `default_transaction_read_only`.
+    Never creates a file, never migrates, never takes a write lock or changes the journal
+    mode, so a reader neither waits for a crawl nor makes one wait."""
 
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url
@@ -229,22 +231,37 @@ class ReadOnlyDatabase:
         self.engine.dispose()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL (and for an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+def sqlite_immutable(path: Path) -> bool:
+    """Whether to read this SQLite file as immutable: its folder is not writable by us, so
+    SQLite could not create the shared-memory file a WAL reader needs. No crawl of ours
+    can be running there either: it must write that folder (journal, lock file)."""
+    return not os.access(path.resolve().parent, os.W_OK)
+
+
 def _readonly_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(
-            parsed,
-            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 10},
-        )
-    path = Path(parsed.database or "")
-    if not parsed.database or parsed.database == ":memory:" or not path.is_file():
-        raise ReadError(f"no database at {path.resolve() if parsed.database else url}")
+        connect_args = postgres_connect_args()
+        connect_args["options"] += " -c default_transaction_read_only=on"
+        return create_engine(parsed, connect_args=connect_args)
+    path = sqlite_file(url)
+    if path is None or not path.is_file():
+        raise ReadError(f"no database at {path.resolve() if path else url}")
     # A URI filename with mode=ro: SQLite refuses every write and never creates the file.
+    query = {"mode": "ro", "uri": "true"} | ({"immutable": "1"} if sqlite_immutable(path) else {})
     readonly = URL.create(
-        "sqlite+pysqlite",
-        database=f"file:{quote(str(path.resolve()))}",
-        query={"mode": "ro", "uri": "true"},
+        "sqlite+pysqlite", database=f"file:{quote(str(path.resolve()))}", query=query
     )
+    # pysqlite's default (legacy) transaction handling never BEGINs before a SELECT: the
+    # reads run in autocommit, each statement on a consistent snapshot, with no lock kept.
     engine = create_engine(readonly, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _readonly_pragmas)
     return engine
@@ -253,22 +270,26 @@ def _readonly_engine(url: str) -> Engine:
 def _readonly_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 
 def open_readonly(url: str) -> ReadOnlyDatabase:
     """The database at `url` for reading, its schema checked against the code's.
 
-    Raises ReadError: no database there, unreachable, or a schema behind (or ahead of)
-    this code.
+    Raises ReadError: no database there, not a database, unreachable, or a schema behind
+    (or ahead of) this code.
     """
     engine = _readonly_engine(url)
     script = ScriptDirectory.from_config(alembic_config(url))
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
-    except OperationalError as error:
+    except DatabaseError as error:
         engine.dispose()
+        path = sqlite_file(url)
+        if path is not None and "not a database" in str(error.orig):
+            raise ReadError(f"{path} is not a SQLite database") from error
         raise ReadError(f"cannot read {redacted(url)}: {brief(error)}") from error
     head = script.get_current_head()
     if current != head:

@@ -42,9 +42,14 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 def export_records(
-    session: Session, *, since: dt.date | None = None, category: str | None = None
+    session: Session,
+    *,
+    since: dt.date | None = None,
+    category: str | None = None,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Articles as export records, by published_at descending then url."""
+    """Articles as export records, by published_at descending then url (the first
+    `limit` of them, if given)."""
     query = (
         select(Article, Source.name)
         .outerjoin(Source, Source.id == Article.source_id)
@@ -61,6 +66,8 @@ def export_records(
                 .where(Category.slug == category)
             )
         )
+    if limit is not None:
+        query = query.limit(limit)
     batch: list[tuple[Article, str | None]] = []
     for article, source in session.execute(query.execution_options(yield_per=BATCH)):
         batch.append((article, source))

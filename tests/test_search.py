@@ -171,7 +171,7 @@ def test_search_command(database_url: str, tmp_path: Path) -> None:
         (("export", "--format", "atom"), 1, "no database at"),
         (("serve",), 1, "no database at"),
         (("search", "，。"), 2, "nothing to search for"),
-        (("search", "电商", "--limit", "0"), 2, "--limit must be at least 1"),
+        (("search", "电商", "--limit", "0"), 2, "'0': must be a whole number, at least 1"),
     ],
     ids=["search", "check", "atom", "serve", "no-words", "limit"],
 )
@@ -187,5 +187,5 @@ def test_serve_refuses_postgresql(tmp_path: Path) -> None:
     result = ecnews("serve", database_url="postgresql://u@127.0.0.1:1/x", tmp_path=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "the web view reads SQLite only; DATABASE_URL is not a SQLite database"
+        "ecnews serve: the web view reads SQLite only; DATABASE_URL is not a SQLite database"
     )

@@ -7,41 +7,40 @@ import sys
 import unicodedata
 from typing import TYPE_CHECKING
 
-from crawler.commands.opening import NotReadable, open_existing
-from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from storage.db import database_url
+from crawler.commands import CommandError
+from crawler.commands.reading import check_category, day, positive, reading
+from crawler.exitcodes import EXIT_OK, EXIT_USAGE
 from storage.export import SITE_TZ
 from storage.search import search
 from storage.segment import query_terms
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from storage.search import Hit
 
 TITLE_WIDTH = 40
 
 
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    search = subparsers.add_parser("search", help="find articles by Chinese words, Latin, digits")
+    search.add_argument("query", nargs="+", help="words; every one must match")
+    search.add_argument("--category", help="only articles listed in this category slug")
+    search.add_argument(
+        "--since", type=day, help="published on/after DATE: 2025-08-01, today, yesterday, 7d"
+    )
+    search.add_argument("--limit", type=positive, default=20)
+    search.add_argument("--format", choices=("table", "jsonl"), default="table")
+
+
 def run(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     if not query_terms(query):
-        print(f"nothing to search for in {query!r}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.limit < 1:
-        print("--limit must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        database = open_existing(database_url(), needs_search=True)
-    except NotReadable as error:
-        print(error, file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        with database.sessions() as session:
-            hits = search(
-                session, query, category=args.category, since=args.since, limit=args.limit
-            )
-    finally:
-        database.dispose()
+        raise CommandError(f"nothing to search for in {query!r}", EXIT_USAGE)
+    with reading() as session:
+        check_category(session, args.category)
+        hits = search(session, query, category=args.category, since=args.since, limit=args.limit)
     if args.format == "jsonl":
         for hit in hits:
             print(json.dumps(_record(hit), ensure_ascii=False))

@@ -11,16 +11,18 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from crawler.commands.opening import NotReadable, open_existing, sqlite_path
+from crawler.commands import CommandError
+from crawler.commands.reading import open_database
 from crawler.commands.serve_metadata import metadata
-from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from storage.db import database_url
+from crawler.exitcodes import EXIT_OK, EXIT_USAGE
+from storage.db import database_url, sqlite_file, sqlite_immutable
 from storage.search import fts5_match, snippet
 from storage.segment import query_terms
 
 if TYPE_CHECKING:
     import argparse
     import sqlite3
+    from typing import Any
 
 
 def _snippet(body: str | None, query: str | None) -> str:
@@ -40,19 +42,21 @@ class SearchFunctions:
         conn.create_function("ecnews_snippet", 2, _snippet, deterministic=True)
 
 
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    serve = subparsers.add_parser("serve", help="read-only web view of the SQLite database")
+    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--host", default="127.0.0.1")
+
+
 def run(args: argparse.Namespace) -> int:
     url = database_url()
-    path = sqlite_path(url)
+    path = sqlite_file(url)
     if path is None:
-        print(
-            "the web view reads SQLite only; DATABASE_URL is not a SQLite database", file=sys.stderr
+        raise CommandError(
+            "the web view reads SQLite only; DATABASE_URL is not a SQLite database", EXIT_USAGE
         )
-        return EXIT_USAGE
-    try:
-        open_existing(url, needs_search=True).dispose()
-    except NotReadable as error:
-        print(error, file=sys.stderr)
-        return EXIT_FAILED
+    open_database(url).dispose()  # the same checks as every reader: exists, at head
+    immutable = sqlite_immutable(path)  # as storage.db.open_readonly decides
     # Datasette and uvicorn only for this command: the crawl does not need them.
     import uvicorn  # noqa: PLC0415
     from datasette import hookimpl  # noqa: PLC0415
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         hookimpl(SearchFunctions.prepare_connection)
         pm.register(SearchFunctions, name="ecnews-search")
     datasette = Datasette(
-        files=[str(path)],
+        files=[] if immutable else [str(path)],
+        immutables=[str(path)] if immutable else [],
         metadata=metadata(path.stem),
         settings={"default_page_size": 50, "sql_time_limit_ms": 3000},
     )

@@ -1,0 +1,62 @@
+"""`ecnews export`: every article per the data contract (jsonl, csv), or the newest as an
+Atom feed."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from crawler.commands import CommandError
+from crawler.commands.reading import binary_output, check_category, day, output, positive, reading
+from crawler.exitcodes import EXIT_OK, EXIT_USAGE
+from storage.export import export_records, write_csv, write_jsonl
+from storage.feed import atom_feed
+
+if TYPE_CHECKING:
+    import argparse
+
+ATOM_LIMIT = 50
+"""Entries in the Atom feed unless --limit says otherwise."""
+WRITERS = {"jsonl": write_jsonl, "csv": write_csv}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    export = subparsers.add_parser("export", help="write every article, per the data contract")
+    export.add_argument("--format", choices=(*WRITERS, "atom"), default="jsonl")
+    export.add_argument(
+        "--since", type=day, help="published on/after DATE: 2025-08-01, today, yesterday, 7d"
+    )
+    export.add_argument("--category", help="only articles listed in this category slug")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.add_argument(
+        "--limit",
+        type=positive,
+        help=f"the newest N articles (default: all; atom: {ATOM_LIMIT})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.format == "atom":
+        return _atom(args)
+    with reading() as session:
+        check_category(session, args.category)
+        records = export_records(
+            session, since=args.since, category=args.category, limit=args.limit
+        )
+        with output(args.output) as out:
+            count = WRITERS[args.format](records, out)
+    print(f"exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def _atom(args: argparse.Namespace) -> int:
+    if args.since is not None:
+        raise CommandError(
+            "--since does not apply to the atom feed (it holds the newest --limit)", EXIT_USAGE
+        )
+    with reading() as session:
+        check_category(session, args.category)
+        xml = atom_feed(session, category=args.category, limit=args.limit or ATOM_LIMIT)
+    with binary_output(args.output) as out:
+        out.write(xml)
+    return EXIT_OK
