@@ -242,8 +242,23 @@ def sqlite_file(url: str) -> Path | None:
 def sqlite_immutable(path: Path) -> bool:
     """Whether to read this SQLite file as immutable: its folder is not writable by us, so
     SQLite could not create the shared-memory file a WAL reader needs. No crawl of ours
-    can be running there either: it must write that folder (journal, lock file)."""
-    return not os.access(path.resolve().parent, os.W_OK)
+    can be running there either: it must write that folder (journal, lock file). A WAL
+    file with data in it is read the ordinary way (immutable would skip its pages)."""
+    path = path.resolve()
+    wal = path.with_name(f"{path.name}-wal")
+    pending = wal.is_file() and wal.stat().st_size > 0
+    return not pending and not os.access(path.parent, os.W_OK)
+
+
+def sqlite_readonly_uri(path: Path) -> URL:
+    """The URL that opens `path` so SQLite refuses every write and never creates a file:
+    a URI filename with `mode=ro`, and `immutable=1` where sqlite_immutable says so."""
+    immutable = {"immutable": "1"} if sqlite_immutable(path) else {}
+    return URL.create(
+        "sqlite+pysqlite",
+        database=f"file:{quote(str(path.resolve()))}",
+        query={"mode": "ro", **immutable, "uri": "true"},
+    )
 
 
 def _readonly_engine(url: str) -> Engine:
@@ -255,11 +270,7 @@ def _readonly_engine(url: str) -> Engine:
     path = sqlite_file(url)
     if path is None or not path.is_file():
         raise ReadError(f"no database at {path.resolve() if path else url}")
-    # A URI filename with mode=ro: SQLite refuses every write and never creates the file.
-    query = {"mode": "ro", "uri": "true"} | ({"immutable": "1"} if sqlite_immutable(path) else {})
-    readonly = URL.create(
-        "sqlite+pysqlite", database=f"file:{quote(str(path.resolve()))}", query=query
-    )
+    readonly = sqlite_readonly_uri(path)
     # pysqlite's default (legacy) transaction handling never BEGINs before a SELECT: the
     # reads run in autocommit, each statement on a consistent snapshot, with no lock kept.
     engine = create_engine(readonly, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})

@@ -8,6 +8,7 @@ with a newer `updated`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,14 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 SUMMARY_CHARS = 200
+# What XML 1.0 cannot hold even escaped: C0 controls but tab and new lines, surrogates,
+# U+FFFE and U+FFFF. Valid UTF-8 the crawl keeps; the feed drops them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML cannot carry."""
+    return _NOT_XML.sub("", text)
 
 
 def feed_id(category: str | None) -> str:
@@ -33,7 +42,7 @@ def entry_id(canonical_url: str) -> str:
 
 
 def _summary(body: str) -> str:
-    text = " ".join(body.split())
+    text = " ".join(xml_text(body).split())
     return text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…"
 
 
@@ -60,7 +69,7 @@ def atom_feed(session: Session, *, category: str | None = None, limit: int = 50)
 
     feed = FeedGenerator()
     feed.id(feed_id(category))
-    feed.title(title)
+    feed.title(xml_text(title))
     feed.author({"name": "ecnews"})
     feed.language("zh-CN")
     # The feed's time is its newest entry's, so an unchanged database gives the same feed.
@@ -69,12 +78,12 @@ def atom_feed(session: Session, *, category: str | None = None, limit: int = 50)
     for article, source in rows:
         entry = feed.add_entry(order="append")
         entry.id(entry_id(article.url))
-        entry.title(article.title)
+        entry.title(xml_text(article.title))
         entry.link(href=article.url)
         if article.published_at is not None:
             entry.published(article.published_at.astimezone(SITE_TZ))
         entry.updated(article.updated_at.astimezone(SITE_TZ))
         if source:
-            entry.author({"name": source})
+            entry.author({"name": xml_text(source)})
         entry.summary(_summary(article.body))
     return feed.atom_str(pretty=True)  # type: ignore[no-any-return]  # feedgen is untyped

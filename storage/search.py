@@ -20,11 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from storage.export import SITE_TZ
 from storage.models import Article, ArticleCategory, Category, Source
-from storage.segment import Term, document, normalise, query_terms
+from storage.segment import Term, document, normalise, parse_query, query_terms
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 SEARCH_TABLE = "article_search"
@@ -33,6 +34,8 @@ WORDS_WEIGHT = 2.0
 RANK_WINDOW = 5000
 """Rank the newest this many matches (by id, i.e. by when stored): a word found in most
 articles would otherwise cost a score for each of them (~90 ms at 100,000 articles)."""
+CHECK_BATCH = 100
+"""Candidates read per query while checking them against their text."""
 SNIPPET_BEFORE, SNIPPET_AFTER = 30, 70
 MARK = ("«", "»")
 
@@ -106,7 +109,8 @@ def index_counts(session: Session) -> tuple[int, int, int]:
 
 
 def fts5_match(query: str) -> str:
-    """The FTS5 MATCH expression for a query; `""` (matches nothing) when it has no words."""
+    """The FTS5 MATCH expression for a query's index terms; `""` (matches nothing) when it
+    has none."""
     terms = query_terms(query)
     return " AND ".join(_fts5_term(term) for term in terms) if terms else '""'
 
@@ -152,10 +156,12 @@ def search(
     since: dt.date | None = None,
     limit: int = 20,
 ) -> list[Hit]:
-    """Articles containing every word of `query`, best first (among the newest
-    RANK_WINDOW matches)."""
-    terms = query_terms(query)
-    if not terms:
+    """Articles containing every needle of `query` (storage.segment.parse_query), best
+    first among the newest RANK_WINDOW the index finds; newest first when the query has
+    nothing the index can look up. Every hit is checked against the text itself, so the
+    index only has to find a superset. QueryTooLong past the caps."""
+    parsed = parse_query(query)
+    if not parsed.needles:
         return []
     filters = []
     if since is not None:
@@ -168,6 +174,20 @@ def search(
                 .where(Category.slug == category)
             )
         )
+    if parsed.terms:
+        candidates = list(session.scalars(_ranked(session, query, filters, limit)))
+    else:
+        candidates = list(
+            session.scalars(
+                select(Article.id)
+                .where(*filters)
+                .order_by(Article.published_at.desc().nulls_last(), Article.id.desc())
+            )
+        )
+    return _checked(session, candidates, parsed.needles, limit)
+
+
+def _ranked(session: Session, query: str, filters: list[Any], limit: int) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
         match = func.to_tsquery("simple", tsquery(query))
         key = _pg.c.article_id
@@ -185,34 +205,44 @@ def search(
         window = window.where(key.in_(select(Article.id).where(*filters)))
     ranked = window.order_by(key.desc()).limit(max(RANK_WINDOW, limit)).subquery()
     score = ranked.c.score.desc() if better == "desc" else ranked.c.score.asc()
-    stmt = select(ranked.c.id).order_by(score, ranked.c.id.desc())
-    ids = list(session.scalars(stmt.limit(limit)))
-    return _hits(session, ids, terms)
+    return select(ranked.c.id).order_by(score, ranked.c.id.desc())
 
 
-def _hits(session: Session, ids: Sequence[int], terms: Sequence[Term]) -> list[Hit]:
-    rows = {
-        article.id: (article, source)
-        for article, source in session.execute(
-            select(Article, Source.name)
-            .outerjoin(Source, Source.id == Article.source_id)
-            .where(Article.id.in_(ids))
-        )
-    }
-    hits = []
-    for id_ in ids:
-        article, source = rows[id_]
-        hits.append(
-            Hit(
-                id=id_,
-                title=article.title,
-                url=article.url,
-                published_at=article.published_at,
-                source=source,
-                snippet=snippet(f"{article.title}\n{article.body}", [t.text for t in terms]),
+def _checked(
+    session: Session, candidates: Sequence[int], needles: Sequence[str], limit: int
+) -> list[Hit]:
+    """The first `limit` candidates, in order, whose text holds every needle."""
+    hits: list[Hit] = []
+    for start in range(0, len(candidates), CHECK_BATCH):
+        ids = candidates[start : start + CHECK_BATCH]
+        rows = {
+            article.id: (article, source)
+            for article, source in session.execute(
+                select(Article, Source.name)
+                .outerjoin(Source, Source.id == Article.source_id)
+                .where(Article.id.in_(ids))
             )
-        )
+        }
+        for id_ in ids:
+            article, source = rows[id_]
+            text = f"{article.title}\n{article.body}"
+            normalised = normalise(text)
+            if all(needle in normalised for needle in needles):
+                hits.append(_hit(article, source, snippet(text, needles)))
+                if len(hits) == limit:
+                    return hits
     return hits
+
+
+def _hit(article: Article, source: str | None, text: str) -> Hit:
+    return Hit(
+        id=article.id,
+        title=article.title,
+        url=article.url,
+        published_at=article.published_at,
+        source=source,
+        snippet=text,
+    )
 
 
 def snippet(text: str, words: Sequence[str]) -> str:

@@ -28,7 +28,7 @@ import rjieba
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PIECE = re.compile(rf"[{_HAN}]+|[0-9a-z]+")
-_IS_HAN = re.compile(rf"[{_HAN}]")
+_HAN_ONLY = re.compile(rf"[{_HAN}]+")
 USER_DICTIONARY = "userdict.txt"
 DEFAULT_FREQUENCY = 1000
 
@@ -83,12 +83,21 @@ def document(title: str, body: str) -> Document:
     return Document(" ".join(words(text)), " ".join(grams(text)))
 
 
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 20
+"""Caps on a query: every word costs a clause in the index query and a scan of each hit."""
+
+
+class QueryTooLong(ValueError):
+    """A query over MAX_QUERY_CHARS or MAX_QUERY_WORDS; the message says which."""
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word of a query: every result contains `text`."""
+    """One piece of a query looked up in the index."""
 
     text: str
-    """The normalised substring every result must contain."""
+    """The normalised text of the piece."""
     word: str | None
     """The jieba word to match in `words` (for ranking), when the term is one piece."""
     grams: tuple[str, ...]
@@ -97,37 +106,79 @@ class Term:
     """The last gram is a single character: it may begin a longer gram in the text."""
 
 
-def _term(text: str) -> Term:
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What a query asks: every result contains each of `needles`; `terms` find the
+    candidates in the index (empty: no term the index can find, scan the articles)."""
+
+    needles: tuple[str, ...]
+    terms: tuple[Term, ...]
+
+
+def _term(text: str, *, exact: bool = False) -> Term:
     term_grams = tuple(grams(text))
-    single_piece = _PIECE.fullmatch(text) is not None
-    last = term_grams[-1]
     return Term(
         text=text,
-        word=text if single_piece else None,
+        word=text if _PIECE.fullmatch(text) else None,
         grams=term_grams,
-        prefix=len(last) == 1,
+        prefix=not exact and len(term_grams[-1]) == 1,
     )
 
 
-def query_terms(query: str) -> list[Term]:
-    """The query's words as jieba cuts them (all must match).
+def parse_query(query: str) -> Query:
+    """The query's needles and index terms; QueryTooLong past the caps.
 
-    A one-character Han word is joined to its neighbour ("电商的" rather than "的"):
-    alone it could only match as a gram's prefix, and would miss it at a gram's end.
+    A word of Han characters only must contain each of its jieba words; a one-character
+    Han word is joined to its neighbour ("电商的" rather than "的"), so a word jieba cuts
+    into single characters is one needle, the whole word. Any other word (digits, Latin,
+    punctuation: 6.4%, 1.32万亿, GMV, 618) must appear as it is written. Its pieces find
+    the candidates: a middle piece is a whole piece of the text, the first one ends one,
+    the last one begins one; a first piece of one character cannot be looked up (the
+    index has no suffix match) and is left to the check of the needle.
     """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryTooLong(f"query of {len(query)} characters; at most {MAX_QUERY_CHARS}")
+    units = list(dict.fromkeys(normalise(query).split()))
+    if len(units) > MAX_QUERY_WORDS:
+        raise QueryTooLong(f"query of {len(units)} words; at most {MAX_QUERY_WORDS}")
+    needles: list[str] = []
     terms: list[Term] = []
-    for unit in normalise(query).split():
-        for chunk in re.split(rf"[^{_HAN}0-9a-z]+", unit):
-            if not chunk:
-                continue
-            texts: list[str] = []
-            glue = False
-            for token in _segmenter().cut(chunk, False):
-                single_han = len(token) == 1 and _IS_HAN.match(token) is not None
-                if texts and (glue or single_han):
-                    texts[-1] += token
-                else:
-                    texts.append(token)
-                glue = single_han and len(texts[-1]) == 1
-            terms.extend(_term(text) for text in texts)
+    for unit in units:
+        if _HAN_ONLY.fullmatch(unit):
+            texts = _han_words(unit)
+            needles += texts
+            terms += [_term(text) for text in texts if len(text) > 1]
+        elif pieces := _PIECE.findall(unit):
+            needles.append(unit)
+            terms += _piece_terms(pieces)
+    return Query(tuple(dict.fromkeys(needles)), tuple(dict.fromkeys(terms)))
+
+
+def _han_words(unit: str) -> list[str]:
+    texts: list[str] = []
+    glue = False
+    for token in _segmenter().cut(unit, False):
+        single_han = len(token) == 1
+        if texts and (glue or single_han):
+            texts[-1] += token
+        else:
+            texts.append(token)
+        glue = single_han and len(texts[-1]) == 1
+    return texts
+
+
+def _piece_terms(pieces: list[str]) -> list[Term]:
+    last = len(pieces) - 1
+    terms = []
+    for i, piece in enumerate(pieces):
+        if i == 0 and len(piece) == 1 and last > 0:
+            continue  # ends a piece of the text: "6" of "6.4%" is in "16.4%"
+        if i == 0 and last == 0 and len(piece) == 1:
+            continue  # anywhere in a piece: a lone character needs the scan
+        terms.append(_term(piece, exact=0 < i < last))
     return terms
+
+
+def query_terms(query: str) -> list[Term]:
+    """The index terms of a query (see parse_query)."""
+    return list(parse_query(query).terms)

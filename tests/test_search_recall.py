@@ -17,7 +17,7 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import Article
 from storage.search import search
-from storage.segment import document, normalise, query_terms, words
+from storage.segment import document, normalise, parse_query, words
 from tests.searchdata import fill
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def test_recall_against_substring_scan(filled: Database) -> None:
             hits = {hit.id for hit in search(session, query, limit=len(texts))}
             for hit in hits:
                 text = texts[hit]
-                assert all(term.text in text for term in query_terms(query)), (query, hit)
+                assert all(needle in text for needle in parse_query(query).needles), (query, hit)
             expected_total += len(expected)
             found_total += len(expected & hits)
             words_found += len(expected & words_only(texts, query))
@@ -117,6 +117,8 @@ def test_recall_against_substring_scan(filled: Database) -> None:
         ("ＧＭＶ", ["gmv"]),
         ("电商的发展", ["电商的", "发展"]),
         ("，。", []),
+        ("6.4%", ["6.4%"]),
+        ("1.32万亿 GMV", ["1.32万亿", "gmv"]),
     ],
     ids=[
         "two-chars",
@@ -126,7 +128,9 @@ def test_recall_against_substring_scan(filled: Database) -> None:
         "full-width",
         "glue",
         "punctuation",
+        "decimal-percent",
+        "decimal-han",
     ],
 )
-def test_query_terms(query: str, terms: list[str]) -> None:
-    assert [term.text for term in query_terms(query)] == terms
+def test_query_needles(query: str, terms: list[str]) -> None:
+    assert list(parse_query(query).needles) == terms

@@ -12,7 +12,7 @@ from crawler.commands.reading import check_category, day, positive, reading
 from crawler.exitcodes import EXIT_OK, EXIT_USAGE
 from storage.export import SITE_TZ
 from storage.search import search
-from storage.segment import query_terms
+from storage.segment import QueryTooLong, parse_query
 
 if TYPE_CHECKING:
     import argparse
@@ -36,7 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    if not query_terms(query):
+    try:
+        wanted = parse_query(query)
+    except QueryTooLong as error:
+        raise CommandError(f"{error}: shorten it", EXIT_USAGE) from error
+    if not wanted.needles:
         raise CommandError(f"nothing to search for in {query!r}", EXIT_USAGE)
     with reading() as session:
         check_category(session, args.category)
