@@ -1,4 +1,9 @@
-"""The export: one record per article, exactly the spec's fields, newest first."""
+"""The export: one record per article, exactly the spec's fields, newest first.
+
+`published_date`, the local (Asia/Shanghai) day of `published_at`, is not one of the spec's
+fields: jsonl and csv add it only when asked (`ecnews export --local-date`); Parquet
+(storage/parquet.py) always has it, typed as a date.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from sqlalchemy import select
 from storage.models import Article, ArticleCategory, ArticleUrl, Category, Source
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from sqlalchemy.orm import Session
 
@@ -34,6 +39,10 @@ FIELDS = (
     "first_seen_at",
     "updated_at",
 )
+LOCAL_DATE = "published_date"
+_AFTER = FIELDS.index("published_at") + 1
+WITH_LOCAL_DATE = (*FIELDS[:_AFTER], LOCAL_DATE, *FIELDS[_AFTER:])
+"""The columns with `--local-date`."""
 BATCH = 500
 
 
@@ -113,6 +122,22 @@ def _records(session: Session, batch: list[tuple[Article, str | None]]) -> Itera
         }
 
 
+def local_date(published_at: str | None) -> str | None:
+    """The site's local day of an exported `published_at` (already in +08:00)."""
+    return published_at[:10] if published_at else None
+
+
+def with_local_date(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The records with `published_date` after `published_at`."""
+    for record in records:
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            out[key] = value
+            if key == "published_at":
+                out[LOCAL_DATE] = local_date(value)
+        yield out
+
+
 def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
     count = 0
     for record in records:
@@ -121,9 +146,11 @@ def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
     return count
 
 
-def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
-    """CSV with the same columns; list fields (urls, categories) as JSON arrays."""
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+def write_csv(
+    records: Iterator[dict[str, Any]], out: TextIO, fields: Sequence[str] = FIELDS
+) -> int:
+    """CSV with these columns; list fields (urls, categories) as JSON arrays."""
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     count = 0
     for record in records:

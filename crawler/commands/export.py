@@ -1,5 +1,5 @@
-"""`ecnews export`: every article per the data contract (jsonl, csv), or the newest as an
-Atom feed."""
+"""`ecnews export`: every article per the data contract (jsonl, csv, parquet), or the
+newest as an Atom feed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 from crawler.commands import CommandError
 from crawler.commands.reading import binary_output, check_category, day, output, positive, reading
 from crawler.exitcodes import EXIT_OK, EXIT_USAGE
-from storage.export import export_records, write_csv, write_jsonl
+from storage.export import (
+    FIELDS,
+    WITH_LOCAL_DATE,
+    export_records,
+    with_local_date,
+    write_csv,
+    write_jsonl,
+)
 from storage.feed import atom_feed
 
 if TYPE_CHECKING:
@@ -17,12 +24,12 @@ if TYPE_CHECKING:
 
 ATOM_LIMIT = 50
 """Entries in the Atom feed unless --limit says otherwise."""
-WRITERS = {"jsonl": write_jsonl, "csv": write_csv}
+FORMATS = ("jsonl", "csv", "parquet", "atom")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     export = subparsers.add_parser("export", help="write every article, per the data contract")
-    export.add_argument("--format", choices=(*WRITERS, "atom"), default="jsonl")
+    export.add_argument("--format", choices=FORMATS, default="jsonl")
     export.add_argument(
         "--since", type=day, help="published on/after DATE: 2025-08-01, today, yesterday, 7d"
     )
@@ -32,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--limit",
         type=positive,
         help=f"the newest N articles (default: all; atom: {ATOM_LIMIT})",
+    )
+    export.add_argument(
+        "--local-date",
+        action="store_true",
+        help="jsonl, csv: add published_date, the local day (parquet always has it)",
     )
 
 
@@ -43,8 +55,19 @@ def run(args: argparse.Namespace) -> int:
         records = export_records(
             session, since=args.since, category=args.category, limit=args.limit
         )
-        with output(args.output) as out:
-            count = WRITERS[args.format](records, out)
+        if args.format == "parquet":
+            from storage.parquet import write_parquet  # noqa: PLC0415  # pyarrow only here
+
+            with binary_output(args.output) as binary:
+                count = write_parquet(records, binary)
+        else:
+            if args.local_date:
+                records = with_local_date(records)
+            with output(args.output) as out:
+                if args.format == "csv":
+                    count = write_csv(records, out, WITH_LOCAL_DATE if args.local_date else FIELDS)
+                else:
+                    count = write_jsonl(records, out)
     print(f"exported {count} articles", file=sys.stderr)
     return EXIT_OK
 
