@@ -109,4 +109,4 @@ def test_db_upgrade_and_runs(sqlite_url: str, tmp_path: Path) -> None:
     assert ecnews("db", "upgrade", database_url=sqlite_url, tmp_path=tmp_path).returncode == 0
     result = ecnews("runs", database_url=sqlite_url, tmp_path=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.split()[:3] == ["id", "started", "seconds"]
+    assert result.stdout.split()[:4] == ["id", "started", "(Asia/Shanghai)", "seconds"]

@@ -1,17 +1,18 @@
-"""`ecnews runs`: the recent crawl runs as a table."""
+"""`ecnews runs`: the recent crawl runs as a table, start times in the site's zone
+(+08:00) or the one of `--tz`, each with its offset."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import argparse
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
 from crawler.commands.reading import positive, reading
 from crawler.exitcodes import EXIT_OK
+from storage.export import SITE_TZ
 from storage.models import CrawlRun
-
-if TYPE_CHECKING:
-    import argparse
 
 HEADER = (
     "id",
@@ -34,6 +35,19 @@ REASON_WIDTH = 60
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     runs = subparsers.add_parser("runs", help="list recent crawl runs")
     runs.add_argument("--limit", type=positive, default=20)
+    runs.add_argument(
+        "--tz", type=zone, default=SITE_TZ, help=f"time zone of the start times ({SITE_TZ.key})"
+    )
+
+
+def zone(name: str) -> ZoneInfo:
+    """An argument type: an IANA time zone name (Asia/Shanghai, UTC, Europe/Berlin)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a time zone: use a name such as Asia/Shanghai or UTC"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,20 +55,21 @@ def run(args: argparse.Namespace) -> int:
         runs = session.scalars(
             select(CrawlRun).order_by(CrawlRun.started_at.desc()).limit(args.limit)
         ).all()
-    rows = [HEADER, *(_row(run) for run in runs)]
+    header = (HEADER[0], f"{HEADER[1]} ({args.tz.key})", *HEADER[2:])
+    rows = [header, *(_row(run, args.tz) for run in runs)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     return EXIT_OK
 
 
-def _row(run: CrawlRun) -> tuple[str, ...]:
+def _row(run: CrawlRun, tz: ZoneInfo) -> tuple[str, ...]:
     seconds = (
         f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else "-"
     )
     return (
         str(run.id),
-        run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        run.started_at.astimezone(tz).isoformat(sep=" ", timespec="seconds"),
         seconds,
         run.mode,
         run.status,
