@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import feedparser
 
 from storage.db import Database
+from storage.feed import CATEGORY_SCHEME, SOURCE_SCHEME
 from storage.repository import Repository
 from tests.conftest import SITE, ecnews
 from tests.gold import load_jsonl
-from tests.searchdata import T0, fill, record
+from tests.searchdata import HOST, T0, fill, record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,7 +43,6 @@ def test_feed_is_valid_stable_and_shows_edits(database_url: str, tmp_path: Path)
     assert entry.link.startswith("http://news.example/")
     assert entry.published.endswith("+08:00")
     assert entry.summary
-    assert any(e.get("author") for e in first.entries)  # the source, where known
 
     gold = next(g for g in load_jsonl(SITE / "gold-v1.jsonl") if g["title"] == entry.title)
     edited = replace(record(gold), body=gold["body"] + "\n编者按：本文已更新。")
@@ -65,3 +65,42 @@ def test_feed_of_one_category(database_url: str, tmp_path: Path) -> None:
     assert feed.feed.title == "ecnews: 政策法规"
     assert len(feed.entries) == 3
     assert all("/news/zcfg/" in e.link for e in feed.entries)
+
+
+def test_entries_name_journalist_outlet_and_listings(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    fill(database, ("v1",))
+    database.dispose()
+    feed = atom(database_url, tmp_path, "--limit", "50", "--feed-url", "https://x.example/a.xml")
+    golds = {HOST + g["urls"][0]: g for g in load_jsonl(SITE / "gold-v1.jsonl")}
+    links = {link.rel: link.href for link in feed.feed.links}
+    assert links == {"self": "https://x.example/a.xml", "alternate": "http://news.example/"}
+    named = 0
+    for entry in feed.entries:
+        gold = golds[entry.link]
+        if gold["author"]:
+            assert entry.author == gold["author"]  # the journalist, not the outlet
+            named += 1
+        else:
+            assert entry.get("author", "ecnews") == "ecnews"  # the feed's author stands
+        outlets = {tag.label for tag in entry.tags if tag.scheme == SOURCE_SCHEME}
+        assert outlets == ({gold["source"]} if gold["source"] else set())
+        listings = {tag.term for tag in entry.tags if tag.scheme == CATEGORY_SCHEME}
+        assert listings == {url.split("/")[2] for url in gold["urls"]}  # slugs
+    assert named == 5
+
+
+def test_self_link_defaults_to_the_written_file(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
+    fill(database, ("v1",))
+    database.dispose()
+    target = tmp_path / "feed.xml"
+    result = ecnews(
+        "export", "--format", "atom", "--category", "zcfg", "-o", str(target),
+        database_url=database_url, tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    xml = target.read_text("utf-8")
+    assert feedparser.parse(xml).bozo == 0
+    assert f'<link href="{target.as_uri()}" rel="self"/>' in xml  # feedparser drops a slash
+    assert '<link href="http://news.example/news/zcfg/" rel="alternate"' in xml

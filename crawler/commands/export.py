@@ -4,6 +4,7 @@ newest as an Atom feed."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.commands import CommandError
@@ -39,6 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--limit",
         type=positive,
         help=f"the newest N articles (default: all; atom: {ATOM_LIMIT})",
+    )
+    export.add_argument(
+        "--feed-url",
+        help="atom: where the feed is published, its rel=self link (default: the -o file)",
     )
     export.add_argument(
         "--local-date",
@@ -79,7 +84,13 @@ def _atom(args: argparse.Namespace) -> int:
         )
     with reading() as session:
         check_category(session, args.category)
-        xml = atom_feed(session, category=args.category, limit=args.limit or ATOM_LIMIT)
+        xml = atom_feed(
+            session,
+            category=args.category,
+            limit=args.limit or ATOM_LIMIT,
+            self_url=args.feed_url
+            or (Path(args.output).resolve().as_uri() if args.output else None),
+        )
     with binary_output(args.output) as out:
         out.write(xml)
     return EXIT_OK
