@@ -157,9 +157,11 @@ def search(
     limit: int = 20,
 ) -> list[Hit]:
     """Articles containing every needle of `query` (storage.segment.parse_query), best
-    first among the newest RANK_WINDOW the index finds; newest first when the query has
-    nothing the index can look up. Every hit is checked against the text itself, so the
-    index only has to find a superset. QueryTooLong past the caps."""
+    first among the newest RANK_WINDOW the index finds. A loose query (a piece of one
+    character) and one with nothing the index can look up are not ranked: every
+    candidate is checked, newest first, so none is lost past the window. Every hit is
+    checked against the text itself, so the index only has to find a superset.
+    QueryTooLong past the caps."""
     parsed = parse_query(query)
     if not parsed.needles:
         return []
@@ -174,8 +176,10 @@ def search(
                 .where(Category.slug == category)
             )
         )
-    if parsed.terms:
+    if parsed.terms and not parsed.loose:
         candidates = list(session.scalars(_ranked(session, query, filters, limit)))
+    elif parsed.terms:
+        candidates = list(session.scalars(_matching(session, query, filters)))
     else:
         candidates = list(
             session.scalars(
@@ -206,6 +210,21 @@ def _ranked(session: Session, query: str, filters: list[Any], limit: int) -> Sel
     ranked = window.order_by(key.desc()).limit(max(RANK_WINDOW, limit)).subquery()
     score = ranked.c.score.desc() if better == "desc" else ranked.c.score.asc()
     return select(ranked.c.id).order_by(score, ranked.c.id.desc())
+
+
+def _matching(session: Session, query: str, filters: list[Any]) -> Select[Any]:
+    """Every article the index finds for `query`, newest stored first, unranked."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _pg.c.article_id
+        found = select(key).where(
+            _pg.c.document.op("@@")(func.to_tsquery("simple", tsquery(query)))
+        )
+    else:
+        key = _fts.c.rowid
+        found = select(key).where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_match(query)))
+    if filters:
+        found = found.where(key.in_(select(Article.id).where(*filters)))
+    return found.order_by(key.desc())
 
 
 def _checked(

@@ -113,6 +113,9 @@ class Query:
 
     needles: tuple[str, ...]
     terms: tuple[Term, ...]
+    loose: bool = False
+    """Some needle's terms find far more than it (a piece of one character: the 4 of
+    6.4%): rank no window, check every candidate, newest first."""
 
 
 def _term(text: str, *, exact: bool = False) -> Term:
@@ -143,6 +146,7 @@ def parse_query(query: str) -> Query:
         raise QueryTooLong(f"query of {len(units)} words; at most {MAX_QUERY_WORDS}")
     needles: list[str] = []
     terms: list[Term] = []
+    loose = False
     for unit in units:
         if _HAN_ONLY.fullmatch(unit):
             texts = _han_words(unit)
@@ -151,7 +155,8 @@ def parse_query(query: str) -> Query:
         elif pieces := _PIECE.findall(unit):
             needles.append(unit)
             terms += _piece_terms(pieces)
-    return Query(tuple(dict.fromkeys(needles)), tuple(dict.fromkeys(terms)))
+            loose = loose or any(len(piece) == 1 for piece in pieces)
+    return Query(tuple(dict.fromkeys(needles)), tuple(dict.fromkeys(terms)), loose)
 
 
 def _han_words(unit: str) -> list[str]:

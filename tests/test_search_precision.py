@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+import storage.search
 from storage.db import Database
 from storage.models import Article
 from storage.repository import ArticleRecord, Repository
@@ -98,3 +99,15 @@ def test_a_decimal_is_not_its_digits(filled: Database) -> None:
     assert {"近似0", "近似1"} <= titles
     assert "近似2" not in titles  # 6，4%: its digits, not the decimal
     assert all("«6.4%»" in hit.snippet for hit in hits)
+
+
+def test_a_loose_query_is_not_cut_at_the_rank_window(
+    filled: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 4 of 6.4% finds most articles: the ones holding 6.4% may all be older than the
+    window of ranked matches, and must still be found."""
+    monkeypatch.setattr(storage.search, "RANK_WINDOW", 1)
+    with filled.sessions() as session:
+        hits = search(session, "6.4%", limit=2)
+    assert len(hits) == 2
+    assert all("6.4%" in normalise(f"{hit.title}\n{hit.snippet}") for hit in hits)
