@@ -23,7 +23,7 @@ from storage.models import Article, ArticleCategory, Category, Source
 from storage.segment import Term, document, normalise, parse_query, query_terms
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
     from sqlalchemy import Select
     from sqlalchemy.orm import Session
@@ -177,18 +177,33 @@ def search(
             )
         )
     if parsed.terms and not parsed.loose:
-        candidates = list(session.scalars(_ranked(session, query, filters, limit)))
+        ranked = list(session.scalars(_ranked(session, query, filters, limit)))
+        pages = _slices(ranked, limit)
     elif parsed.terms:
-        candidates = list(session.scalars(_matching(session, query, filters)))
+        pages = _newest_first(session, *_matching(session, query, filters))
     else:
-        candidates = list(
-            session.scalars(
-                select(Article.id)
-                .where(*filters)
-                .order_by(Article.published_at.desc().nulls_last(), Article.id.desc())
-            )
-        )
-    return _checked(session, candidates, parsed.needles, limit)
+        pages = _newest_first(session, select(Article.id).where(*filters), Article.id)
+    return _checked(session, pages, parsed.needles, limit)
+
+
+def _slices(ids: list[int], first: int) -> Iterator[list[int]]:
+    """`ids` in pages: as many as wanted first (most hits pass the check), then more."""
+    yield ids[:first]
+    for start in range(first, len(ids), CHECK_BATCH):
+        yield ids[start : start + CHECK_BATCH]
+
+
+def _newest_first(session: Session, found: Select[Any], key: Any) -> Iterator[list[int]]:
+    """The ids `found` selects, highest first, a page at a time (keyset: no OFFSET), so a
+    query that finds most articles reads only as many as it checks."""
+    below = None
+    while True:
+        page = found if below is None else found.where(key < below)
+        ids = list(session.scalars(page.order_by(key.desc()).limit(CHECK_BATCH)))
+        if not ids:
+            return
+        yield ids
+        below = ids[-1]
 
 
 def _ranked(session: Session, query: str, filters: list[Any], limit: int) -> Select[Any]:
@@ -212,8 +227,8 @@ def _ranked(session: Session, query: str, filters: list[Any], limit: int) -> Sel
     return select(ranked.c.id).order_by(score, ranked.c.id.desc())
 
 
-def _matching(session: Session, query: str, filters: list[Any]) -> Select[Any]:
-    """Every article the index finds for `query`, newest stored first, unranked."""
+def _matching(session: Session, query: str, filters: list[Any]) -> tuple[Select[Any], Any]:
+    """Every article the index finds for `query`, unranked, and the column of its id."""
     if session.get_bind().dialect.name == "postgresql":
         key = _pg.c.article_id
         found = select(key).where(
@@ -224,44 +239,49 @@ def _matching(session: Session, query: str, filters: list[Any]) -> Select[Any]:
         found = select(key).where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_match(query)))
     if filters:
         found = found.where(key.in_(select(Article.id).where(*filters)))
-    return found.order_by(key.desc())
+    return found, key
 
 
 def _checked(
-    session: Session, candidates: Sequence[int], needles: Sequence[str], limit: int
+    session: Session, pages: Iterator[list[int]], needles: Sequence[str], limit: int
 ) -> list[Hit]:
     """The first `limit` candidates, in order, whose text holds every needle."""
     hits: list[Hit] = []
-    for start in range(0, len(candidates), CHECK_BATCH):
-        ids = candidates[start : start + CHECK_BATCH]
+    for ids in pages:
         rows = {
-            article.id: (article, source)
-            for article, source in session.execute(
-                select(Article, Source.name)
+            row.id: row
+            for row in session.execute(
+                select(
+                    Article.id,
+                    Article.title,
+                    Article.url,
+                    Article.published_at,
+                    Article.body,
+                    Source.name.label("source"),
+                )
                 .outerjoin(Source, Source.id == Article.source_id)
                 .where(Article.id.in_(ids))
             )
         }
         for id_ in ids:
-            article, source = rows[id_]
-            text = f"{article.title}\n{article.body}"
+            if (row := rows.get(id_)) is None:
+                continue  # deleted since the index was read
+            text = f"{row.title}\n{row.body}"
             normalised = normalise(text)
             if all(needle in normalised for needle in needles):
-                hits.append(_hit(article, source, snippet(text, needles)))
+                hits.append(
+                    Hit(
+                        id=id_,
+                        title=row.title,
+                        url=row.url,
+                        published_at=row.published_at,
+                        source=row.source,
+                        snippet=snippet(text, needles),
+                    )
+                )
                 if len(hits) == limit:
                     return hits
     return hits
-
-
-def _hit(article: Article, source: str | None, text: str) -> Hit:
-    return Hit(
-        id=article.id,
-        title=article.title,
-        url=article.url,
-        published_at=article.published_at,
-        source=source,
-        snippet=text,
-    )
 
 
 def snippet(text: str, words: Sequence[str]) -> str:
