@@ -16,15 +16,8 @@ from crawler.commands import feed as feed_command
 from crawler.commands import search as search_command
 from crawler.commands import serve as serve_command
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from crawler.settings import NEWS_CATEGORIES
-from storage.db import (
-    Database,
-    ReadError,
-    ReadOnlyDatabase,
-    database_url,
-    open_readonly,
-    redacted,
-)
+from crawler.settings import NEWS_CATEGORIES, database_options, database_url
+from storage.db import Database, ReadError, ReadOnlyDatabase, open_readonly, redacted
 from storage.export import export_records, write_csv, write_jsonl
 from storage.models import Category, CrawlRun
 from storage.preflight import unreachable, url_problem
@@ -138,7 +131,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if problem := url_problem(database_url()):
         raise UserError(problem, EXIT_USAGE)
     # `serve` reads SQLite only, and says so before anything else.
-    if args.command != "serve" and (problem := unreachable(database_url())):
+    if args.command != "serve" and (
+        problem := unreachable(database_url(), database_options().pg_connect_timeout)
+    ):
         raise UserError(problem, EXIT_FAILED)
     if args.command == "export":
         return _export(args)
@@ -148,7 +143,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _READERS[args.command](args)
     if args.command == "db" and args.action == "check":
         return check_command.run()
-    Database(database_url())
+    Database(database_url(), options=database_options())
     print(f"schema up to date: {redacted(database_url())}", file=sys.stderr)
     return EXIT_OK
 
@@ -183,7 +178,7 @@ def _export(args: argparse.Namespace) -> int:
 def _read(url: str) -> ReadOnlyDatabase:
     """The database, read-only: reading never creates, writes or migrates anything."""
     try:
-        return open_readonly(url)
+        return open_readonly(url, database_options())
     except ReadError as error:
         raise UserError(str(error)) from error
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 
-from storage.export import SITE_TZ
 from storage.models import Article, ArticleCategory, Category, Source
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -6,7 +6,7 @@ import sys
 
 from crawler.commands.opening import NotReadable, open_existing
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK
-from storage.db import database_url
+from crawler.settings import database_url
 from storage.search import index_counts
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from crawler.commands.opening import NotReadable, open_existing
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from storage.db import database_url
+from crawler.settings import database_url
 from storage.feed import atom_feed
 
 if TYPE_CHECKING:

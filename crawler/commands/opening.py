@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from crawler.settings import database_options
 from storage.db import Database
 from storage.search import SEARCH_TABLE
 
@@ -33,7 +34,7 @@ def open_existing(url: str, *, needs_search: bool = False) -> Database:
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         raise NotReadable(f"no database at {path}")
-    database = Database(url, migrate=False)
+    database = Database(url, migrate=False, options=database_options())
     if needs_search:
         with database.engine.connect() as connection:
             found = inspect(connection).has_table(SEARCH_TABLE)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from crawler.commands.opening import NotReadable, open_existing
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from storage.db import database_url
-from storage.export import SITE_TZ
+from crawler.settings import database_url
 from storage.search import search
 from storage.segment import query_terms
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     import argparse

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from crawler.commands.opening import NotReadable, open_existing, sqlite_path
 from crawler.commands.serve_metadata import metadata
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from storage.db import database_url
+from crawler.settings import database_url
 from storage.search import fts5_match, snippet
 from storage.segment import query_terms
 
