@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -124,13 +124,12 @@ def redacted(url: str) -> str:
     return shown.replace("password=MASKED", "password=***") if masked else shown
 
 
-def _sqlite_pragmas(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (BI tools, the export) work while a crawl writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
 
 
@@ -154,9 +153,9 @@ def make_engine(url: str, options: DatabaseOptions = DEFAULT_OPTIONS) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        busy = options.sqlite_busy_timeout
-        engine = create_engine(parsed, connect_args={"timeout": busy})
-        event.listen(engine, "connect", partial(_sqlite_pragmas, busy))
+        # The driver's `timeout` is SQLite's busy timeout (sqlite3_busy_timeout).
+        engine = create_engine(parsed, connect_args={"timeout": options.sqlite_busy_timeout})
+        event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control of it.
         event.listen(
             engine,
@@ -282,16 +281,8 @@ def _readonly_engine(url: str, options: DatabaseOptions) -> Engine:
         database=f"file:{quote(str(path.resolve()))}",
         query={"mode": "ro", "uri": "true"},
     )
-    busy = options.sqlite_busy_timeout
-    engine = create_engine(readonly, connect_args={"timeout": busy})
-    event.listen(engine, "connect", partial(_readonly_pragmas, busy))
-    return engine
-
-
-def _readonly_pragmas(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-    cursor.close()
+    # The driver's `timeout` is SQLite's busy timeout (sqlite3_busy_timeout).
+    return create_engine(readonly, connect_args={"timeout": options.sqlite_busy_timeout})
 
 
 def open_readonly(url: str, options: DatabaseOptions = DEFAULT_OPTIONS) -> ReadOnlyDatabase:

@@ -192,6 +192,7 @@ def _hold_sqlite_lock(path: Path) -> sqlite3.Connection:
     return holder
 
 
+@pytest.mark.process
 def test_sqlite_locked_beyond_retries_spools_and_the_next_run_writes(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'locked.db'}"
     Database(db).dispose()  # schema first
@@ -221,6 +222,7 @@ def test_sqlite_locked_beyond_retries_spools_and_the_next_run_writes(tmp_path: P
     assert not second.spool.path.exists()
 
 
+@pytest.mark.process
 def test_sqlite_briefly_locked_is_retried_and_written(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'busy.db'}"
     persist = pipeline(db, tmp_path / "spool", attempts=5, **QUICK_BUSY_TIMEOUT)
@@ -233,6 +235,7 @@ def test_sqlite_briefly_locked_is_retried_and_written(tmp_path: Path) -> None:
     assert not persist.stats.get_value("pipeline/persist/failed")
 
 
+@pytest.mark.process
 def test_a_replayed_entry_older_than_the_database_is_stale(
     database_url: str, tmp_path: Path
 ) -> None:
