@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SITE_PORT ?= 8765
-DATABASE_URL ?= sqlite:///data/ecnews.db
-export DATABASE_URL
 
 .PHONY: crawl test test-fast lint bench clean
 
