@@ -91,7 +91,9 @@ class WriterGone(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WriterOptions:
-    """The PERSIST_* settings the writer needs (crawler/settings.py holds their defaults)."""
+    """What the writer needs of the PERSIST_* and DATABASE_* settings. crawler/settings.py
+    holds the defaults of attempts and backoff; the two defaulted here are storage's own,
+    which it re-exports."""
 
     attempts: int
     backoff: float
