@@ -4,10 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SITE_PORT ?= 8765
-DATABASE_URL ?= sqlite:///data/ecnews.db
-export DATABASE_URL
 
-.PHONY: crawl test lint bench clean
+.PHONY: crawl test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +19,10 @@ crawl: $(STAMP)
 
 test: $(STAMP)
 	scripts/with-services.sh $(BIN)/pytest -q
+
+# Unit, rule and in-process storage tests (SQLite): no child process, no services; < 60 s.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not process and not postgres and not redis"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,12 +37,13 @@ from pipelines.rules.dates import (
     parse_published,
     strip_label,
 )
+from storage.zone import SITE_ZONE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 SITE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "site"
-SETTINGS: dict[str, Any] = {"TIMEZONE": "Asia/Shanghai", "RETURN_AS_TIMEZONE_AWARE": True}
+SETTINGS: dict[str, Any] = {"TIMEZONE": SITE_ZONE, "RETURN_AS_TIMEZONE_AWARE": True}
 REQUIRED_SPEED_UP = 20.0
 
 

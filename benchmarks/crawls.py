@@ -137,7 +137,7 @@ def crawl(
     started = time.perf_counter()
     with log.open("wb") as err:
         # Our own venv's commands with arguments as a list, no shell.
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=err, stderr=err)  # noqa: S603
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=err, stderr=err)  # noqa: S603 -- our venv's command, a list
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
         try:

@@ -55,6 +55,7 @@ from benchmarks.preload import preload
 from benchmarks.report import median, table
 from pipelines.items import ArticleItem
 from pipelines.rules.dates import _YEAR_RE, _clean, parse_published, strip_label
+from storage.zone import SITE_ZONE
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "http://127.0.0.1:8080"  # the replays' base URL; nothing listens there
@@ -290,7 +291,7 @@ def dates_benchmark(repeats: int, seconds: float) -> dict[str, Any]:
 
 def _dates_fallback() -> tuple[list[str], Any, Any, Any]:
     """What bench_dates.py provides, in brief: strings, identity check, timer, dateparser."""
-    settings = {"TIMEZONE": "Asia/Shanghai", "RETURN_AS_TIMEZONE_AWARE": True}
+    settings = {"TIMEZONE": SITE_ZONE, "RETURN_AS_TIMEZONE_AWARE": True}
     every = []
     for page in sorted((ROOT / "tests" / "fixtures" / "site").glob("v*/**/*.html")):
         _, page_text = html_to_unicode(None, page.read_bytes())

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from crawler import settings
 from crawler.cli import main as ecnews
+from crawler.settings import database_options, database_url
 from crawler.snapshot_site import SNAPSHOT, SnapshotSite
-from storage.db import ReadError, database_url, open_readonly, redacted
+from storage.db import ReadError, open_readonly, redacted
 from storage.models import Article, ArticleCategory, Category
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ DEFAULT_LOG_FILE = "data/ecnews-crawl.log"
 
 @contextlib.contextmanager
 def site(port: int) -> Iterator[str]:
-    configured = os.environ.get("NEWS_SITE_URL")
+    configured = settings.NEWS_SITE_URL
     if configured:
         yield configured
         return
@@ -39,7 +41,7 @@ def site(port: int) -> Iterator[str]:
 def summary(url: str) -> list[str]:
     """Articles per category, and how to look at them."""
     try:
-        database = open_readonly(url)
+        database = open_readonly(url, database_options())
     except ReadError as error:
         return [f"Nothing to show: {error}"]
     with database.sessions() as session:

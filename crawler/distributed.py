@@ -158,7 +158,7 @@ class FrontierWatch:
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.get("REDIS_URL"):
             raise NotConfigured("REDIS_URL not set")
-        watch = cls(crawler, crawler.settings.getfloat("ECNEWS_IDLE_CLOSE_SECONDS", 10))
+        watch = cls(crawler, crawler.settings.getfloat("ECNEWS_IDLE_CLOSE_SECONDS"))
         # Scrapy has no setting for its idle poll interval.
         ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = FRONTIER_POLL_SECONDS
         crawler.signals.connect(watch.spider_idle, signal=signals.spider_idle)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
 
 from pipelines.rules import parse_day
-from storage.db import get_database
+from storage.db import DatabaseOptions, get_database
 from storage.repository import Repository
 
 if TYPE_CHECKING:
@@ -42,21 +42,23 @@ class PagePlan:
 
 
 class ListingMemory:
-    def __init__(self, database_url: str, mode: str) -> None:
+    def __init__(self, database_url: str, mode: str, options: DatabaseOptions) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.database_url = database_url
+        self.options = options
         self.mode = mode
         self._pending: dict[str, set[str]] = {}
         """Per category: links listed by earlier runs and still unresolved."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, mode: str) -> Self:
-        return cls(crawler.settings["DATABASE_URL"], mode)
+        settings = crawler.settings
+        return cls(settings["DATABASE_URL"], mode, DatabaseOptions.from_settings(settings))
 
     @property
     def database(self) -> Database:
-        return get_database(self.database_url)
+        return get_database(self.database_url, self.options)
 
     def walk_resumable(self, slug: str) -> bool:
         """Whether the previous walk of `slug` ended properly (so this one may stop early)."""

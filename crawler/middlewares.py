@@ -14,7 +14,7 @@ about what it received.
   those queued while robots.txt is in flight; a forbidden one is refused as
   ``robots_forbidden``.
 - ``ResponseCheckMiddleware``: a page whose charset lies is re-read correctly
-  (pipelines/_encoding.py), a binary body served as HTML is handed on as a plain
+  (pipelines/rules/encoding.py), a binary body served as HTML is handed on as a plain
   (non-text) response, and a page over ``DOWNLOAD_MAXSIZE`` is named as such.
 
 A page the crawl will not take raises ``PageRefused`` (an ``IgnoreRequest``): the

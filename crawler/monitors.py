@@ -101,7 +101,7 @@ class Monitors(Spidermon):  # type: ignore[misc]  # spidermon is untyped
 class _CrawlMonitor(Monitor):  # type: ignore[misc]  # spidermon is untyped
     @property
     def stats(self) -> dict[str, Any]:
-        return self.data.stats  # type: ignore[no-any-return]
+        return self.data.stats  # type: ignore[no-any-return]  # spidermon is untyped
 
     @property
     def site_down(self) -> bool:

@@ -27,6 +27,7 @@ from crawler.preflight import site_unreachable, site_url_problem
 from crawler.runs import CrawlRunRecorder
 from crawler.spiders.news import NewsSpider
 from crawler.unrecorded import remember
+from storage.db import DatabaseOptions
 from storage.preflight import unreachable, unwritable, url_problem
 
 if TYPE_CHECKING:
@@ -153,9 +154,10 @@ def crawl(args: argparse.Namespace) -> int:
         error = str(problem)
     if error:
         return _fail(error, EXIT_USAGE)
-    if error := unreachable(settings.get("DATABASE_URL")):
+    options = DatabaseOptions.from_settings(settings)
+    if error := unreachable(settings["DATABASE_URL"], options.pg_connect_timeout):
         return _fail(error, EXIT_FAILED)
-    if error := unwritable(settings["DATABASE_URL"]):
+    if error := unwritable(settings["DATABASE_URL"], options.sqlite_busy_timeout):
         if spool := settings.get("PERSIST_SPOOL_DIR"):  # its crawl_runs row, for later
             remember(spool, settings["DATABASE_URL"], mode=args.mode or "incremental", reason=error)
         return _fail(error, EXIT_FAILED)

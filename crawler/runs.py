@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler import stats_keys as keys
 from crawler.unrecorded import add_remembered
 from pipelines import stats_keys as item_keys
-from storage.db import get_database
+from storage.db import DatabaseOptions, get_database
 from storage.models import CrawlRun
 
 if TYPE_CHECKING:
@@ -60,8 +60,15 @@ def _alive(pid: int) -> bool:
 
 
 class CrawlRunRecorder:
-    def __init__(self, database_url: str, stats: StatsCollector, spool_dir: str = "") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        stats: StatsCollector,
+        options: DatabaseOptions,
+        spool_dir: str = "",
+    ) -> None:
         self.database_url = database_url
+        self.options = options
         self.stats = stats
         self.spool_dir = spool_dir
         self.run_id: int | None = None
@@ -74,6 +81,7 @@ class CrawlRunRecorder:
         recorder = cls(
             crawler.settings["DATABASE_URL"],
             crawler.stats,
+            DatabaseOptions.from_settings(crawler.settings),
             crawler.settings.get("PERSIST_SPOOL_DIR") or "",
         )
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
@@ -81,7 +89,7 @@ class CrawlRunRecorder:
         return recorder
 
     def spider_opened(self, spider: Spider) -> None:
-        database = get_database(self.database_url)
+        database = get_database(self.database_url, self.options)
         remembered = None
         with database.sessions.begin() as session:
             self._close_dead_runs(session)
@@ -133,7 +141,7 @@ class CrawlRunRecorder:
                 else ("interrupted" if reason == "shutdown" else "failed")
             )
             why = None if status == "ok" else reason
-        database = get_database(self.database_url)
+        database = get_database(self.database_url, self.options)
         with database.sessions.begin() as session:
             session.execute(
                 update(CrawlRun)

@@ -125,7 +125,7 @@ class GuardedRedisScheduler(RedisScheduler):  # type: ignore[misc]  # scrapy-red
         if self.guard.failed:
             return None
         try:
-            return super().next_request()  # type: ignore[no-any-return]
+            return super().next_request()  # type: ignore[no-any-return]  # scrapy-redis is untyped
         except QUEUE_ERRORS as error:
             self.guard.fail(error)
             return None

@@ -1,9 +1,24 @@
-"""Every setting of the crawl, documented. Override with `-s NAME=value`, or the
-environment variables named below (DATABASE_URL, NEWS_SITE_URL, …)."""
+"""Every setting of the crawl, documented, each with its one default. Override with
+`-s NAME=value`, or the environment variables of ENVIRONMENT (the one place they are read,
+when this module loads: see the end). Importable without starting Scrapy: the other
+commands take their database URL and timeouts from here too (`database_url`,
+`database_options`).
+
+A default storage needs on its own (the writer process, read commands, tests) lives in
+storage, which cannot import the crawler; this module re-exports it as the setting."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+from typing import TYPE_CHECKING, Any
+
+from storage import batch as _batch
+from storage import db as _db
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 BOT_NAME = "ecnews"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -11,7 +26,7 @@ NEWSPIDER_MODULE = "crawler.spiders"
 
 # -- The site ----------------------------------------------------------------------------
 # Root URL of the news site; `-a base_url=…` on the command line wins over it.
-NEWS_SITE_URL = os.environ.get("NEWS_SITE_URL", "")
+NEWS_SITE_URL = ""
 # slug -> name of every category listing the spider walks (`-a categories=rdjj,zcfg` limits).
 NEWS_CATEGORIES = {
     "rdjj": "热点聚焦",
@@ -20,7 +35,7 @@ NEWS_CATEGORIES = {
     "jxal": "教学案例",
 }
 # Safety stop for a listing that never ends (a broken pagelist): the run fails if hit.
-NEWS_MAX_LISTING_PAGES = int(os.environ.get("NEWS_MAX_LISTING_PAGES", "1000"))
+NEWS_MAX_LISTING_PAGES = 1000
 # CSS selectors of the article body container, in order of preference (comma-separated):
 # the first selector that matches gives the container (its first match).
 NEWS_CONTENT_SELECTOR = "div.article-content, #content"
@@ -33,12 +48,28 @@ NEWS_MAX_ARTICLE_PAGES = 50
 # -- Storage -----------------------------------------------------------------------------
 # SQLAlchemy URL: SQLite by default, `postgresql+psycopg://user@host/db` in production.
 # A password belongs here, from the environment only: it is never logged.
-DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/ecnews.db")
+DATABASE_URL = "sqlite:///data/ecnews.db"
+# Seconds a SQLite write waits for another process's lock; still locked at the start of a
+# crawl: "database locked by another process" and exit 1.
+DATABASE_SQLITE_BUSY_TIMEOUT = _db.DEFAULT_OPTIONS.sqlite_busy_timeout
+# Every wait of a PostgreSQL connection, in seconds (storage.db.DatabaseOptions says why
+# each): opening it (libpq connect_timeout), a row or table lock another session holds
+# (lock_timeout), any statement (statement_timeout), a session idle inside a transaction
+# (the server ends it), TCP keepalives after this many idle seconds; a URL's own query
+# parameters (`?connect_timeout=5`) win.
+DATABASE_PG_CONNECT_TIMEOUT = _db.DEFAULT_OPTIONS.pg_connect_timeout
+DATABASE_PG_LOCK_TIMEOUT = _db.DEFAULT_OPTIONS.pg_lock_timeout
+DATABASE_PG_STATEMENT_TIMEOUT = _db.DEFAULT_OPTIONS.pg_statement_timeout
+DATABASE_PG_IDLE_IN_TRANSACTION_TIMEOUT = _db.DEFAULT_OPTIONS.pg_idle_in_transaction_timeout
+DATABASE_PG_KEEPALIVE_IDLE = _db.DEFAULT_OPTIONS.pg_keepalive_idle
+# A write transaction still waiting this long breaks its connection from our side, and is
+# retried (0: statement + lock timeout + 5).
+DATABASE_PG_CLIENT_TIMEOUT = _db.DEFAULT_OPTIONS.pg_client_timeout
 # Items are written by a writer process (storage/writer.py), so the database work runs on
 # the other core: in batches of PERSIST_BATCH_SIZE records (or whatever arrived within
 # PERSIST_BATCH_SECONDS), one transaction and a few set-based statements per batch. An
 # item counts as scraped only once its batch has committed (Scrapy waits on it).
-PERSIST_BATCH_SIZE = int(os.environ.get("ECNEWS_PERSIST_BATCH_SIZE", "100"))
+PERSIST_BATCH_SIZE = 100
 PERSIST_BATCH_SECONDS = 0.2
 # A batch failing on contention or a lost connection (SQLite busy, PostgreSQL restarting)
 # is tried PERSIST_ATTEMPTS times, waiting PERSIST_BACKOFF * 2^(n-1) s between tries.
@@ -46,20 +77,20 @@ PERSIST_ATTEMPTS = 5
 PERSIST_BACKOFF = 0.2
 # No batch committed for this long while writes are pending: the writer is killed, what
 # it held is spooled and the crawl closes (exit 1). Above the worst legitimate batch:
-# PERSIST_ATTEMPTS tries bounded by the database timeouts below.
+# PERSIST_ATTEMPTS tries bounded by the database timeouts above.
+PERSIST_STALL_TIMEOUT = 120.0
 # A re-fetched article much poorer than the stored one (body cut by more than half, its
 # date or source lost) is held, not applied, until the site has served that same version
 # for this many hours (storage/batch.py; held versions are listed in held_changes).
-PERSIST_HELD_APPLY_AFTER_HOURS = 24.0
-PERSIST_STALL_TIMEOUT = float(os.environ.get("ECNEWS_PERSIST_STALL_TIMEOUT", "120"))
+PERSIST_HELD_APPLY_AFTER_HOURS = _batch.HELD_APPLY_AFTER / _dt.timedelta(hours=1)
 # Writes that still fail are kept here (JSON lines, one file per database) and written
 # at the start of the next run; the run that could not write them exits 1.
-PERSIST_SPOOL_DIR = os.environ.get("ECNEWS_SPOOL_DIR", "data/spool")
+PERSIST_SPOOL_DIR = "data/spool"
 
 # -- Politeness --------------------------------------------------------------------------
 # Contact URL put in the User-Agent so the site's admins can reach us.
-NEWS_CONTACT_URL = os.environ.get("NEWS_CONTACT_URL", "https://example.org/ecnews")
-USER_AGENT = f"ecnews/0.1 (+{NEWS_CONTACT_URL})"
+NEWS_CONTACT_URL = "https://example.org/ecnews"
+USER_AGENT = ""  # made from NEWS_CONTACT_URL at the end, once the environment is applied
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
@@ -122,7 +153,8 @@ RETRY_AFTER_MAX = 60.0
 CONCURRENT_ITEMS = 10
 # Responses whose output is still being processed, in body bytes. An item waits for its
 # batch to commit, and its page's whole parsed tree (10-40x the HTML) lives until then:
-# 1 MB (~150 article pages) keeps the writer fed and memory flat whatever the crawl's size.
+# 1 MB (~150 article pages) keeps the writer fed and bounds the pages in flight whatever
+# the crawl's size (peak memory still grows with it: see GC_THRESHOLD).
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
 
 # -- Pipelines: clean text, attribute sources, parse dates, validate, persist ------------
@@ -143,7 +175,7 @@ ITEM_PIPELINES = {
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19's HTTP endpoint (scrapy.extensions.remote_control)
 FEED_EXPORT_ENCODING = "utf-8"
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_LEVEL = "INFO"
 # In memory only, even with a JOBDIR: see crawler/dupefilter.py.
 DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
 # Scrapy's scheduler, except that a queue that fails (JOBDIR disk full or read-only)
@@ -152,9 +184,9 @@ SCHEDULER = "crawler.scheduler.GuardedScheduler"
 
 # -- Scale-out (crawler/distributed.py) ---------------------------------------------------
 # A Redis URL switches the crawl to the shared scrapy-redis frontier; empty: one machine.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = ""
 # A distributed worker exits once the shared frontier stayed empty this long.
-ECNEWS_IDLE_CLOSE_SECONDS = float(os.environ.get("ECNEWS_IDLE_CLOSE_SECONDS", "10"))
+ECNEWS_IDLE_CLOSE_SECONDS = 10.0
 
 # -- Run bookkeeping and monitors --------------------------------------------------------
 EXTENSIONS = {
@@ -165,8 +197,11 @@ EXTENSIONS = {
     # A listing's next page is requested once the page before it is stored.
     "crawler.listing_gate.ListingGate": 550,
 }
-# Cyclic GC thresholds once the crawl has started (crawler/gcfreeze.py; empty: Python's):
-# a first generation of 50,000 objects instead of 700 cuts the collector's runs ~70-fold.
+# Cyclic GC thresholds once the crawl has started (crawler/gcfreeze.py; empty: Python's,
+# and no gc.freeze()): a first generation of 50,000 objects instead of 700 cuts the
+# collector's runs ~70-fold, for speed; memory is not flat with it: peak RSS grew 1.80x
+# from 1,000 to 10,000 articles, against 1.09x with 700,10,10 at ~10 % less speed
+# (docs/performance.md).
 GC_THRESHOLD = [50_000, 20, 20]
 # Seconds between progress-line updates when stderr is a terminal (0: never).
 PROGRESS_INTERVAL = 1.0
@@ -186,7 +221,7 @@ NEWS_FILL_RATE_RULES = {
     "source": [0.3, 10],
 }
 # Article pages allowed to fail after all retries before the run counts as failed.
-NEWS_MAX_FAILED_PAGES = int(os.environ.get("NEWS_MAX_FAILED_PAGES", "0"))
+NEWS_MAX_FAILED_PAGES = 0
 # Share of the article pages that came back that may be empty, without the content
 # container, or suspect (not like an article of this site; not stored) before the run
 # counts as failed; judged from NEWS_MIN_SUSPECT_PAGES such pages (one stray empty page is
@@ -195,3 +230,55 @@ NEWS_MAX_SUSPECT_RATIO = 0.1
 NEWS_MIN_SUSPECT_PAGES = 2
 # Share of responses that may be 5xx/429 (retried or not) before the run counts as failed.
 NEWS_MAX_ERROR_RESPONSE_RATIO = 0.2
+
+# -- The environment ---------------------------------------------------------------------
+# Environment variable -> the setting it sets, converted to the type of the setting's
+# default; an empty variable counts as unset. `-s NAME=value` wins over both.
+ENVIRONMENT = {
+    "NEWS_SITE_URL": "NEWS_SITE_URL",
+    "NEWS_MAX_LISTING_PAGES": "NEWS_MAX_LISTING_PAGES",
+    "NEWS_MAX_FAILED_PAGES": "NEWS_MAX_FAILED_PAGES",
+    "NEWS_CONTACT_URL": "NEWS_CONTACT_URL",
+    "DATABASE_URL": "DATABASE_URL",
+    "ECNEWS_SQLITE_BUSY_TIMEOUT": "DATABASE_SQLITE_BUSY_TIMEOUT",
+    "ECNEWS_PG_CONNECT_TIMEOUT": "DATABASE_PG_CONNECT_TIMEOUT",
+    "ECNEWS_PG_LOCK_TIMEOUT": "DATABASE_PG_LOCK_TIMEOUT",
+    "ECNEWS_PG_STATEMENT_TIMEOUT": "DATABASE_PG_STATEMENT_TIMEOUT",
+    "ECNEWS_PG_IDLE_IN_TRANSACTION_TIMEOUT": "DATABASE_PG_IDLE_IN_TRANSACTION_TIMEOUT",
+    "ECNEWS_PG_KEEPALIVE_IDLE": "DATABASE_PG_KEEPALIVE_IDLE",
+    "ECNEWS_PG_CLIENT_TIMEOUT": "DATABASE_PG_CLIENT_TIMEOUT",
+    "ECNEWS_PERSIST_BATCH_SIZE": "PERSIST_BATCH_SIZE",
+    "ECNEWS_PERSIST_STALL_TIMEOUT": "PERSIST_STALL_TIMEOUT",
+    "ECNEWS_SPOOL_DIR": "PERSIST_SPOOL_DIR",
+    "REDIS_URL": "REDIS_URL",
+    "ECNEWS_IDLE_CLOSE_SECONDS": "ECNEWS_IDLE_CLOSE_SECONDS",
+    "LOG_LEVEL": "LOG_LEVEL",
+}
+
+
+def from_environment(environ: Mapping[str, str], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings `environ` sets through ENVIRONMENT, typed like their `defaults`
+    (a whole number of seconds may be written `2.0`)."""
+    found: dict[str, Any] = {}
+    for variable, name in ENVIRONMENT.items():
+        if value := environ.get(variable):
+            kind = type(defaults[name])
+            found[name] = int(float(value)) if kind is int else kind(value)
+    return found
+
+
+globals().update(from_environment(os.environ, globals()))
+USER_AGENT = f"ecnews/0.1 (+{NEWS_CONTACT_URL})"
+
+
+# -- For the commands that do not crawl (export, search, db, …) ----------------------------
+
+
+def database_url(url: str | None = None) -> str:
+    """The database a command works on: `url` if given, else DATABASE_URL."""
+    return url or DATABASE_URL
+
+
+def database_options() -> _db.DatabaseOptions:
+    """The DATABASE_* timeouts of this module, for storage."""
+    return _db.DatabaseOptions.from_settings(globals())

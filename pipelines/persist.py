@@ -36,7 +36,7 @@ from pipelines.items import (
 )
 from pipelines.rules import parse_day
 from storage.batch import Outcome
-from storage.db import get_database
+from storage.db import DatabaseOptions, get_database
 from storage.records import (
     ArticleRecord,
     ForgetLinksRecord,
@@ -113,9 +113,9 @@ class PersistPipeline:
         *,
         options: WriterOptions,
         spool_dir: str | None = None,
-        batch_size: int = 100,
-        batch_seconds: float = 0.2,
-        stall_timeout: float = 120.0,
+        batch_size: int,
+        batch_seconds: float,
+        stall_timeout: float,
     ) -> None:
         self.crawler = crawler
         self.database_url = database_url
@@ -140,20 +140,22 @@ class PersistPipeline:
             settings["DATABASE_URL"],
             crawler.stats,
             options=WriterOptions(
-                attempts=max(1, settings.getint("PERSIST_ATTEMPTS", 5)),
-                backoff=settings.getfloat("PERSIST_BACKOFF", 0.2),
+                attempts=max(1, settings.getint("PERSIST_ATTEMPTS")),
+                backoff=settings.getfloat("PERSIST_BACKOFF"),
                 held_apply_after=dt.timedelta(
-                    hours=settings.getfloat("PERSIST_HELD_APPLY_AFTER_HOURS", 24)
+                    hours=settings.getfloat("PERSIST_HELD_APPLY_AFTER_HOURS")
                 ),
+                database=DatabaseOptions.from_settings(settings),
             ),
             spool_dir=settings.get("PERSIST_SPOOL_DIR") or None,
-            batch_size=settings.getint("PERSIST_BATCH_SIZE", 100),
-            batch_seconds=settings.getfloat("PERSIST_BATCH_SECONDS", 0.2),
-            stall_timeout=settings.getfloat("PERSIST_STALL_TIMEOUT", 120.0),
+            batch_size=settings.getint("PERSIST_BATCH_SIZE"),
+            batch_seconds=settings.getfloat("PERSIST_BATCH_SECONDS"),
+            stall_timeout=settings.getfloat("PERSIST_STALL_TIMEOUT"),
         )
 
     def open_spider(self) -> None:
-        get_database(self.database_url)  # the schema at head before the writer starts
+        # The schema at head before the writer starts.
+        get_database(self.database_url, self.options.database)
         self.writer = WriterProcess(
             self.database_url, self.options, stall_timeout=self.stall_timeout
         )

@@ -41,7 +41,7 @@ REPEATS = 3
 
 
 class SuspectPagePipeline:
-    def __init__(self, stats: StatsCollector, *, min_body_chars: int = 40) -> None:
+    def __init__(self, stats: StatsCollector, *, min_body_chars: int) -> None:
         self.stats = stats
         self.min_body_chars = min_body_chars
         self._bodies: dict[bytes, dict[str, str]] = {}
@@ -50,7 +50,7 @@ class SuspectPagePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        return cls(crawler.stats, min_body_chars=crawler.settings.getint("NEWS_MIN_BODY_CHARS", 40))
+        return cls(crawler.stats, min_body_chars=crawler.settings.getint("NEWS_MIN_BODY_CHARS"))
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from alembic import command
@@ -19,54 +20,88 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 logger = logging.getLogger(__name__)
 # Alembic narrates every migration context at INFO; only its warnings matter to a crawl.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-DEFAULT_DATABASE_URL = "sqlite:///data/ecnews.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# How long a SQLite write waits for another process's lock before "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = int(float(os.environ.get("ECNEWS_SQLITE_BUSY_TIMEOUT", "30")) * 1000)
 
 
-def _seconds(name: str, default: float) -> int:
-    return int(float(os.environ.get(name, default)))
+@dataclass(frozen=True, slots=True)
+class DatabaseOptions:
+    """Every wait of a database connection, in seconds.
+
+    Storage is also used without Scrapy (the writer process, the read commands, tests,
+    benchmarks) and cannot import the crawler, so these defaults are the one definition:
+    crawler/settings.py re-exports each as a DATABASE_* setting, which the environment and
+    `-s` override, and the crawl's components pass them back here.
+
+    Every PostgreSQL connection is bounded, so no fault can make a crawl wait forever: a
+    server that does not answer (connect_timeout), a connection cut without a FIN (TCP
+    keepalives, tcp_user_timeout), a lock another session holds (lock_timeout), a
+    statement that never ends (statement_timeout), and a transaction whose client vanished,
+    which would hold its locks for the ~2 h of default keepalives (idle_in_transaction_
+    session_timeout, on the server side). A URL's own query parameters win.
+    """
+
+    sqlite_busy_timeout: float = 30.0
+    """How long a SQLite write waits for another process's lock before "database is locked"."""
+    pg_connect_timeout: int = 10
+    pg_lock_timeout: int = 10
+    pg_statement_timeout: int = 60
+    pg_idle_in_transaction_timeout: int = 60
+    pg_keepalive_idle: int = 10
+    pg_client_timeout: int = 0
+    """A write transaction still waiting this long breaks its connection from our side (a
+    half-open connection the server never heard from; see storage/writer.py). 0: the
+    statement timeout + the lock timeout + 5."""
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> DatabaseOptions:
+        """The options the DATABASE_* settings give (a crawl's Scrapy settings, or the
+        module crawler/settings.py for the commands that do not crawl)."""
+
+        def seconds(name: str) -> int:
+            return int(float(settings[f"DATABASE_PG_{name}"]))
+
+        return cls(
+            sqlite_busy_timeout=float(settings["DATABASE_SQLITE_BUSY_TIMEOUT"]),
+            pg_connect_timeout=seconds("CONNECT_TIMEOUT"),
+            pg_lock_timeout=seconds("LOCK_TIMEOUT"),
+            pg_statement_timeout=seconds("STATEMENT_TIMEOUT"),
+            pg_idle_in_transaction_timeout=seconds("IDLE_IN_TRANSACTION_TIMEOUT"),
+            pg_keepalive_idle=seconds("KEEPALIVE_IDLE"),
+            pg_client_timeout=seconds("CLIENT_TIMEOUT"),
+        )
+
+    @property
+    def client_timeout(self) -> int:
+        """pg_client_timeout, or what 0 stands for."""
+        return self.pg_client_timeout or self.pg_statement_timeout + self.pg_lock_timeout + 5
 
 
-# Every PostgreSQL connection is bounded, so no fault can make a crawl wait forever: a
-# server that does not answer (connect_timeout), a connection cut without a FIN (TCP
-# keepalives, tcp_user_timeout), a lock another session holds (lock_timeout), a statement
-# that never ends (statement_timeout), and a transaction whose client vanished, which
-# would hold its locks for the ~2 h of default keepalives (idle_in_transaction_session_
-# timeout, on the server side). Seconds, from the environment; a URL's own query
-# parameters win.
-POSTGRES_CONNECT_TIMEOUT = _seconds("ECNEWS_PG_CONNECT_TIMEOUT", 10)
-POSTGRES_LOCK_TIMEOUT = _seconds("ECNEWS_PG_LOCK_TIMEOUT", 10)
-POSTGRES_STATEMENT_TIMEOUT = _seconds("ECNEWS_PG_STATEMENT_TIMEOUT", 60)
-POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT = _seconds("ECNEWS_PG_IDLE_IN_TRANSACTION_TIMEOUT", 60)
-POSTGRES_KEEPALIVE_IDLE = _seconds("ECNEWS_PG_KEEPALIVE_IDLE", 10)
-# A write transaction still waiting this long breaks its connection from our side (a
-# half-open connection the server never heard from; see storage/writer.py).
-POSTGRES_CLIENT_TIMEOUT = _seconds(
-    "ECNEWS_PG_CLIENT_TIMEOUT", POSTGRES_STATEMENT_TIMEOUT + POSTGRES_LOCK_TIMEOUT + 5
-)
+DEFAULT_OPTIONS = DatabaseOptions()
 
 
-def postgres_connect_args() -> dict[str, Any]:
+def postgres_connect_args(options: DatabaseOptions) -> dict[str, Any]:
     """libpq parameters that bound every wait of a PostgreSQL connection."""
     server = {
-        "lock_timeout": POSTGRES_LOCK_TIMEOUT * 1000,
-        "statement_timeout": POSTGRES_STATEMENT_TIMEOUT * 1000,
-        "idle_in_transaction_session_timeout": POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT * 1000,
+        "lock_timeout": options.pg_lock_timeout * 1000,
+        "statement_timeout": options.pg_statement_timeout * 1000,
+        "idle_in_transaction_session_timeout": options.pg_idle_in_transaction_timeout * 1000,
     }
+    keepalive_idle = options.pg_keepalive_idle
     return {
-        "connect_timeout": POSTGRES_CONNECT_TIMEOUT,
+        "connect_timeout": options.pg_connect_timeout,
         "keepalives": 1,
-        "keepalives_idle": POSTGRES_KEEPALIVE_IDLE,
-        "keepalives_interval": max(1, POSTGRES_KEEPALIVE_IDLE // 3),
+        "keepalives_idle": keepalive_idle,
+        "keepalives_interval": max(1, keepalive_idle // 3),
         "keepalives_count": 3,
         # Unacknowledged data for this long (a peer gone mid-write) breaks the connection.
-        "tcp_user_timeout": 2 * POSTGRES_KEEPALIVE_IDLE * 1000,
+        "tcp_user_timeout": 2 * keepalive_idle * 1000,
         "options": " ".join(f"-c {name}={value}" for name, value in server.items()),
     }
 
@@ -74,11 +109,6 @@ def postgres_connect_args() -> dict[str, Any]:
 _upgrade_lock = threading.Lock()
 # PostgreSQL advisory lock key held while migrating (any constant unique to ecnews).
 MIGRATION_LOCK_ID = 0x65636E657773
-
-
-def database_url(url: str | None = None) -> str:
-    """The URL to use: the one given, else DATABASE_URL, else the SQLite default."""
-    return url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def redacted(url: str) -> str:
@@ -101,7 +131,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -118,13 +147,15 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and WAL mode."""
+def make_engine(url: str, options: DatabaseOptions = DEFAULT_OPTIONS) -> Engine:
+    """An engine for `url`, its waits bounded by `options`; SQLite files get their folder
+    created and WAL mode."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # The driver's `timeout` is SQLite's busy timeout (sqlite3_busy_timeout).
+        engine = create_engine(parsed, connect_args={"timeout": options.sqlite_busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control of it.
         event.listen(
@@ -134,7 +165,8 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    connect_args = {k: v for k, v in postgres_connect_args().items() if k not in parsed.query}
+    bounds = postgres_connect_args(options)
+    connect_args = {k: v for k, v in bounds.items() if k not in parsed.query}
     return create_engine(
         parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
     )
@@ -166,27 +198,29 @@ def upgrade(engine: Engine) -> None:
 
 def _upgrade(connection: Connection) -> None:
     engine = connection.engine
-    if True:
-        if connection.dialect.name == "postgresql":
-            # Several workers may start on a fresh database at once: one migrates, the
-            # others wait for it, then find the schema at head.
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
-            return
-        logger.info("Upgrading database schema %s -> %s", current, head)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    if connection.dialect.name == "postgresql":
+        # Several workers may start on a fresh database at once: one migrates, the
+        # others wait for it, then find the schema at head.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return
+    logger.info("Upgrading database schema %s -> %s", current, head)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 class Database:
     """One engine and session factory for a process, schema upgraded on first use."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, options: DatabaseOptions = DEFAULT_OPTIONS
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.options = options
+        self.engine = make_engine(url, options)
         if migrate:
             upgrade(self.engine)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
@@ -204,9 +238,9 @@ class Database:
 
 
 @cache
-def get_database(url: str) -> Database:
+def get_database(url: str, options: DatabaseOptions = DEFAULT_OPTIONS) -> Database:
     """The process-wide Database for `url` (spider and pipelines share it)."""
-    return Database(url)
+    return Database(url, options=options)
 
 
 # -- Reading only: every reading command of `ecnews`, through open_readonly ----------------
@@ -261,10 +295,10 @@ def sqlite_readonly_uri(path: Path) -> URL:
     )
 
 
-def _readonly_engine(url: str) -> Engine:
+def _readonly_engine(url: str, options: DatabaseOptions) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        connect_args = postgres_connect_args()
+        connect_args = postgres_connect_args(options)
         connect_args["options"] += " -c default_transaction_read_only=on"
         return create_engine(parsed, connect_args=connect_args)
     path = sqlite_file(url)
@@ -273,25 +307,25 @@ def _readonly_engine(url: str) -> Engine:
     readonly = sqlite_readonly_uri(path)
     # pysqlite's default (legacy) transaction handling never BEGINs before a SELECT: the
     # reads run in autocommit, each statement on a consistent snapshot, with no lock kept.
-    engine = create_engine(readonly, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    # The driver's `timeout` is SQLite's busy timeout (sqlite3_busy_timeout).
+    engine = create_engine(readonly, connect_args={"timeout": options.sqlite_busy_timeout})
     event.listen(engine, "connect", _readonly_pragmas)
     return engine
 
 
 def _readonly_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 
-def open_readonly(url: str) -> ReadOnlyDatabase:
+def open_readonly(url: str, options: DatabaseOptions = DEFAULT_OPTIONS) -> ReadOnlyDatabase:
     """The database at `url` for reading, its schema checked against the code's.
 
     Raises ReadError: no database there, not a database, unreachable, or a schema behind
     (or ahead of) this code.
     """
-    engine = _readonly_engine(url)
+    engine = _readonly_engine(url, options)
     script = ScriptDirectory.from_config(alembic_config(url))
     try:
         with engine.connect() as connection:

@@ -12,18 +12,17 @@ import datetime as dt
 import json
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, TextIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from storage.models import Article, ArticleCategory, ArticleUrl, Category, Source
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy.orm import Session
 
-SITE_TZ = ZoneInfo("Asia/Shanghai")
 FIELDS = (
     "url",
     "urls",

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 
-from storage.export import SITE_TZ
 from storage.models import Article, ArticleCategory, Category, Source
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -57,6 +57,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
+        # no-any-return: the driver hands back `value` untyped; it is a datetime here.
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
         return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
@@ -224,7 +225,8 @@ class CrawlRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))
-    """running, ok, failed, interrupted."""
+    """running, ok, failed, interrupted (SIGTERM/SIGINT), or killed (its process died while
+    running: set by the next run of the same host, crawler/runs.py)."""
     mode: Mapped[str] = mapped_column(String(16))
     worker: Mapped[str | None] = mapped_column(String(256))
     pages: Mapped[int] = mapped_column(Integer, default=0)

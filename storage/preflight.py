@@ -13,10 +13,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, brief, redacted
+from storage.db import brief, redacted
 
 URL_FORMS = "sqlite:///path/to/ecnews.db or postgresql+psycopg://user@host:5432/dbname"
-CONNECT_TIMEOUT_SECONDS = 10
 # The part of a libpq message after its "connection to server at … failed:" preamble.
 _LIBPQ_REASON = re.compile(r"failed:\s*(?!.*failed:)(.*)", re.DOTALL)
 # Drivers that are not ours though SQLAlchemy knows them; a hint for the usual slips.
@@ -53,13 +52,13 @@ def _driver_problem(parsed: URL) -> str | None:
     return None
 
 
-def unreachable(url: str) -> str | None:
-    """Why the PostgreSQL server of `url` cannot be reached or logged into, or None.
-    SQLite needs no server: the crawl creates the file."""
+def unreachable(url: str, connect_timeout: float) -> str | None:
+    """Why the PostgreSQL server of `url` cannot be reached or logged into within
+    `connect_timeout` seconds, or None. SQLite needs no server: the crawl creates the file."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return None
-    engine = create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    engine = create_engine(parsed, connect_args={"connect_timeout": connect_timeout})
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -74,18 +73,19 @@ def unreachable(url: str) -> str | None:
     return None
 
 
-def unwritable(url: str) -> str | None:
+def unwritable(url: str, busy_timeout: float) -> str | None:
     """Why an existing SQLite database cannot be written now, or None: another process
-    holds its write lock past ECNEWS_SQLITE_BUSY_TIMEOUT, or the file is read-only.
+    holds its write lock past `busy_timeout` seconds, or the file is read-only.
     Said before the crawl starts, instead of a crawl that cannot store anything."""
     parsed = make_url(url)
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or not path or not Path(path).exists():
         return None  # PostgreSQL, memory, or a file the crawl creates
     if not (os.access(path, os.W_OK) and os.access(Path(path).parent, os.W_OK)):
-        return _write_problem(path, "readonly")  # the file, or its folder (the journal)
+        # The file, or its folder (the journal).
+        return _write_problem(path, "readonly", busy_timeout)
     try:
-        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        connection = sqlite3.connect(path, timeout=busy_timeout)
     except sqlite3.Error as error:
         return f"cannot open the database {path}: {error}"
     try:
@@ -94,17 +94,17 @@ def unwritable(url: str) -> str | None:
         connection.execute("BEGIN IMMEDIATE")
         connection.execute("ROLLBACK")
     except sqlite3.OperationalError as error:
-        return _write_problem(path, str(error))
+        return _write_problem(path, str(error), busy_timeout)
     finally:
         connection.close()
     return None
 
 
-def _write_problem(path: str, message: str) -> str:
+def _write_problem(path: str, message: str, busy_timeout: float) -> str:
     if "locked" in message or "busy" in message:
         return (
             f"database locked by another process: {path} (still locked after "
-            f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s, ECNEWS_SQLITE_BUSY_TIMEOUT)"
+            f"{busy_timeout:g} s, ECNEWS_SQLITE_BUSY_TIMEOUT)"
         )
     if "readonly" in message or "read-only" in message:
         return f"database is read-only: {path} (the crawl must write it and its journal)"

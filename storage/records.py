@@ -135,4 +135,4 @@ def from_json(data: dict[str, Any]) -> Record:
         )
     if cls is ForgetLinksRecord:
         values["urls"] = tuple(values["urls"])
-    return cls(**values)  # type: ignore[no-any-return]
+    return cls(**values)  # type: ignore[no-any-return]  # cls is one of RECORD_TYPES

@@ -134,14 +134,8 @@ class Repository:
         now = dt.datetime.now(dt.UTC)
         BatchWriter(self.session).write([ForgetLinksRecord(slug, tuple(urls), now)], now)
 
-    def record_page(
-        self,
-        url: str,
-        status: int,
-        etag: str | None,
-        last_modified: str | None,
-        now: dt.datetime,
-    ) -> None:
+    def record_page(self, url: str, status: int, now: dt.datetime) -> None:
+        """A page that answered `status` (404, 410: gone) and holds no article."""
         if status == 200:
             raise ValueError("a 200 page is written with its article (store)")
         BatchWriter(self.session).write([PageStatusRecord(url, status, now)], now)

@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, column, delete, func, literal_column, select, 
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from storage.export import SITE_TZ
 from storage.models import Article, ArticleCategory, Category, Source
 from storage.segment import Term, document, normalise, parse_query, query_terms
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Sequence

@@ -38,8 +38,6 @@ class Replayed(StrEnum):
 
     DONE = "done"
     """Written (or rejected): forget it."""
-    KEEP = "keep"
-    """Not written: keep it, go on with the next."""
     STOP = "stop"
     """Not written, and the database is unavailable: keep it and every later one."""
 
@@ -124,8 +122,6 @@ class Spool:
                     outcome = write(entry)
                     if outcome is Replayed.DONE:
                         done += 1
-                    elif outcome is Replayed.KEEP:
-                        kept.append(entry)
                     else:
                         kept.extend(entries[index:])
                         break

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
-from storage.db import POSTGRES_CLIENT_TIMEOUT, Database, redacted
+from storage.db import DEFAULT_OPTIONS, Database, DatabaseOptions, redacted
 from storage.models import ArticleUrl, Page
 from storage.records import ArticleRecord, PageStatusRecord, Record
 
@@ -91,10 +91,15 @@ class WriterGone(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WriterOptions:
-    attempts: int = 5
-    backoff: float = 0.2
+    """What the writer needs of the PERSIST_* and DATABASE_* settings. crawler/settings.py
+    holds the defaults of attempts and backoff; the two defaulted here are storage's own,
+    which it re-exports."""
+
+    attempts: int
+    backoff: float
     held_apply_after: dt.timedelta = HELD_APPLY_AFTER
     """How long the site must serve a much poorer version before it replaces the stored."""
+    database: DatabaseOptions = DEFAULT_OPTIONS
 
 
 def brief(error: BaseException) -> str:
@@ -174,7 +179,10 @@ class BatchTransactions:
         attempts = 1 if self.unavailable else self.options.attempts
         for attempt in range(1, attempts + 1):
             try:
-                with self.database.sessions.begin() as session, _deadline(session):
+                with (
+                    self.database.sessions.begin() as session,
+                    _deadline(session, self.database.options.client_timeout),
+                ):
                     writer = BatchWriter(session, held_apply_after=self.options.held_apply_after)
                     results: list[Result] = list(writer.write(records, now))
             except RETRYABLE as error:
@@ -194,8 +202,9 @@ class BatchTransactions:
 
 
 @contextlib.contextmanager
-def _deadline(session: Session) -> Iterator[None]:
-    """Break a PostgreSQL transaction's connection if it outlives POSTGRES_CLIENT_TIMEOUT.
+def _deadline(session: Session, seconds: float) -> Iterator[None]:
+    """Break a PostgreSQL transaction's connection if it outlives `seconds`
+    (DatabaseOptions.client_timeout).
 
     The server-side timeouts cannot help when the server never got the statement: a
     connection cut half-open by a proxy or NAT (TCP still up, nobody forwarding) leaves
@@ -205,8 +214,10 @@ def _deadline(session: Session) -> Iterator[None]:
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
+    # union-attr: dbapi_connection is Optional in SQLAlchemy's types; a checked-out
+    # connection always has one, and on PostgreSQL it is psycopg's (with .pgconn).
     fd = session.connection().connection.dbapi_connection.pgconn.socket  # type: ignore[union-attr]
-    timer = threading.Timer(POSTGRES_CLIENT_TIMEOUT, _break_connection, (fd,))
+    timer = threading.Timer(seconds, _break_connection, (fd, seconds))
     timer.daemon = True
     timer.start()
     try:
@@ -215,10 +226,8 @@ def _deadline(session: Session) -> Iterator[None]:
         timer.cancel()
 
 
-def _break_connection(fd: int) -> None:
-    logger.warning(
-        "No answer from PostgreSQL for %d s: breaking the connection", POSTGRES_CLIENT_TIMEOUT
-    )
+def _break_connection(fd: int, seconds: float) -> None:
+    logger.warning("No answer from PostgreSQL for %d s: breaking the connection", seconds)
     with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as stuck:
         stuck.shutdown(socket.SHUT_RDWR)
 
@@ -236,7 +245,7 @@ def _serve(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
 
-    database = Database(url, migrate=False)
+    database = Database(url, migrate=False, options=options.database)
     writer = BatchTransactions(database, options)
     replies.put(READY)
     parent = os.getppid()
@@ -272,7 +281,7 @@ class WriterProcess:
         database_url: str,
         options: WriterOptions,
         *,
-        stall_timeout: float = 120.0,
+        stall_timeout: float,
         poll: float = 0.2,
     ) -> None:
         self.database_url = database_url

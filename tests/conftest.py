@@ -8,12 +8,13 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from crawler import settings as project
 from tests.siteserver import SiteServer
 
 if TYPE_CHECKING:
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "tests" / "fixtures" / "site"
 POSTGRES_ENV = "ECNEWS_TEST_POSTGRES_URL"
+
+
+def project_settings(**overrides: Any) -> dict[str, Any]:
+    """crawler/settings.py as a dict for `get_crawler`, with `overrides`: a component built
+    from it reads the project's defaults, as in a crawl."""
+    return {
+        **{name: getattr(project, name) for name in dir(project) if name.isupper()},
+        **overrides,
+    }
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Unit and property tests for pipelines/_attribution.py."""
+"""Unit and property tests for pipelines/rules/attribution.py."""
 
 from __future__ import annotations
 

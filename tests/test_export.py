@@ -19,6 +19,9 @@ from tests.conftest import ecnews
 if TYPE_CHECKING:
     from pathlib import Path
 
+# Each test starts a child process (an ecnews command, or the writer): not in make test-fast.
+pytestmark = pytest.mark.process
+
 T0 = dt.datetime(2025, 8, 23, 6, 0, tzinfo=dt.UTC)
 BASE = ArticleRecord(
     url="http://news.example/news/rdjj/2025/0822/1001.html",

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import feedparser
+import pytest
 
 from storage.db import Database
 from storage.feed import CATEGORY_SCHEME, SOURCE_SCHEME
@@ -17,6 +18,10 @@ from tests.searchdata import HOST, T0, fill, record
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+# Each test starts a child process (an ecnews command, or the writer): not in make test-fast.
+pytestmark = pytest.mark.process
 
 
 def atom(database_url: str, tmp_path: Path, *args: str) -> Any:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from scrapy.exceptions import DropItem
-from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
@@ -20,6 +19,7 @@ from storage.batch import BatchWriter, Outcome
 from storage.db import Database
 from storage.models import Article, ArticleUrl, HeldChange, Revision
 from storage.records import ArticleRecord
+from tests.conftest import project_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -128,7 +128,7 @@ def _item(url: str = RECORD.url, **fields: object) -> ArticleItem:
 
 @pytest.fixture
 def suspect() -> SuspectPagePipeline:
-    return SuspectPagePipeline(MemoryStatsCollector(get_crawler()), min_body_chars=40)
+    return SuspectPagePipeline.from_crawler(get_crawler(settings_dict=project_settings()))
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_a_much_poorer_version_is_held_then_applied_if_it_stays(
     db: Database, poorer: dict[str, object]
 ) -> None:
     assert store(db, RECORD) is Outcome.NEW
-    worse = replace(RECORD, **poorer)  # type: ignore[arg-type]
+    worse = replace(RECORD, **poorer)  # type: ignore[arg-type]  # poorer: ArticleRecord fields
     assert store(db, worse, T0 + dt.timedelta(hours=1)) is Outcome.HELD
     assert store(db, worse, T0 + dt.timedelta(hours=2)) is Outcome.HELD
     assert stored_body(db) == BODY

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import pytest
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
@@ -16,6 +17,10 @@ from tests.test_reliability_database import URL, article, stored_titles
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+# Each test starts a child process (an ecnews command, or the writer): not in make test-fast.
+pytestmark = pytest.mark.process
 
 
 def batched(db: str, tmp_path: Path, size: int, seconds: float) -> PersistPipeline:

@@ -3,7 +3,7 @@
 The pure helpers have their own property tests (test_text_rules, test_attribution_rules,
 test_dates, test_urls). These cover what sits on top of them, on arbitrary input:
 
-- the charset repair (pipelines/_encoding.py) and the response check middleware;
+- the charset repair (pipelines/rules/encoding.py) and the response check middleware;
 - the spider's article extraction on arbitrary bytes served as HTML;
 - the whole item pipeline on arbitrary items: it either drops an item (DropItem, with a
   counted reason) or hands on one that satisfies the article schema and that the
@@ -261,12 +261,12 @@ def persist(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('items') / 'items.db'}"
         database = Database(url)
-        yield BatchTransactions(database, WriterOptions(attempts=1))
+        yield BatchTransactions(database, WriterOptions(attempts=1, backoff=0))
         database.dispose()
         return
     with postgres_database() as url:
         database = Database(url)
-        yield BatchTransactions(database, WriterOptions(attempts=1))
+        yield BatchTransactions(database, WriterOptions(attempts=1, backoff=0))
         database.dispose()
 
 

@@ -103,6 +103,7 @@ INJECTIONS = [
 ]
 
 
+@pytest.mark.process
 def test_hostile_text_is_stored_as_text(database_url: str, tmp_path: Path) -> None:
     persist = pipeline(database_url, tmp_path)
     items = []
@@ -202,6 +203,7 @@ def test_redirects_are_followed_on_the_site_only(location: str, reason: str | No
     assert refused.value.reason == reason
 
 
+@pytest.mark.slow
 def test_a_crawl_never_leaves_the_site(sqlite_url: str, tmp_path: Path) -> None:
     """The home page links two external sites, listings link other hosts: none is asked."""
     overlay = tmp_path / "overlay" / "news" / "rdjj"

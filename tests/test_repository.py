@@ -131,7 +131,7 @@ def test_known_listing_urls_need_same_date_and_a_resolution(db: Database) -> Non
         repo = Repository(session)
         for url in (RECORD.url, gone, unresolved):
             repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
-        repo.record_page(gone, 404, None, None, T0)
+        repo.record_page(gone, 404, T0)
     with db.sessions() as session:
         repo = Repository(session)
         links = [(RECORD.url, day), (gone, day), (unresolved, day)]
@@ -157,7 +157,7 @@ def test_validators_and_touch(db: Database) -> None:
 def test_a_gone_article_is_never_deleted(db: Database) -> None:
     store(db, RECORD)
     with db.sessions.begin() as session:
-        Repository(session).record_page(RECORD.url, 404, None, None, T1)
+        Repository(session).record_page(RECORD.url, 404, T1)
     assert count(db, Article) == 1
 
 
@@ -207,7 +207,7 @@ def test_pending_links_are_the_unresolved_ones_and_can_be_forgotten(db: Database
         repo = Repository(session)
         for url in (RECORD.url, failed, gone):
             repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
-        repo.record_page(gone, 404, None, None, T0)
+        repo.record_page(gone, 404, T0)
         assert repo.pending_listing_urls("rdjj") == {failed}
         assert repo.pending_listing_urls("zcfg") == set()
         repo.forget_listing_urls("rdjj", {failed, RECORD.url})

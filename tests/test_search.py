@@ -139,6 +139,7 @@ def test_migration_builds_rows_for_stored_articles(database_url: str) -> None:
         database.dispose()
 
 
+@pytest.mark.process
 def test_search_command(database_url: str, tmp_path: Path) -> None:
     database = Database(database_url)
     fill(database)
@@ -163,6 +164,7 @@ def test_search_command(database_url: str, tmp_path: Path) -> None:
     assert "articles 30, search index rows 30, articles not indexed 0" in check.stdout
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -183,6 +185,7 @@ def test_user_mistakes(tmp_path: Path, args: tuple[str, ...], code: int, message
     assert not (tmp_path / "none.db").exists()
 
 
+@pytest.mark.process
 def test_serve_refuses_postgresql(tmp_path: Path) -> None:
     result = ecnews("serve", database_url="postgresql://u@127.0.0.1:1/x", tmp_path=tmp_path)
     assert result.returncode == 2

@@ -483,6 +483,7 @@ def test_quiet_by_default(server: SiteServer, capfd: pytest.CaptureFixture[str])
     assert capfd.readouterr() == ("", "")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_cli_serves_until_signal(signum: signal.Signals) -> None:
     command = [sys.executable, "-m", "tests.siteserver", "--root", str(SITE), "--version", "v2"]

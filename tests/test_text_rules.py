@@ -1,4 +1,4 @@
-"""Unit and property tests for pipelines/_text.py: clean_text, clean_title, html_paragraphs."""
+"""Unit and property tests for pipelines/rules/text.py: clean_text, clean_title, html_paragraphs."""
 
 from __future__ import annotations
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from tests.siteserver import SiteServer
 
 
+# Each test starts a child process (an ecnews command, or the writer): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 def one_line(stderr: str) -> str:
     """The single line the user sees (and no traceback in it)."""
     lines = stderr.strip().splitlines()

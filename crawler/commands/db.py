@@ -12,8 +12,9 @@ from sqlalchemy.exc import DatabaseError
 from crawler.commands import CommandError
 from crawler.commands.reading import reading
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from crawler.settings import database_options, database_url
 from storage.backup import BackupError, backup_sqlite
-from storage.db import Database, brief, database_url, redacted, sqlite_file
+from storage.db import Database, brief, redacted, sqlite_file
 from storage.preflight import unreachable, url_problem
 from storage.search import index_counts
 
@@ -67,10 +68,11 @@ def _upgrade() -> int:
     url = database_url()
     if problem := url_problem(url):
         raise CommandError(problem, EXIT_USAGE)
-    if problem := unreachable(url):
+    options = database_options()
+    if problem := unreachable(url, options.pg_connect_timeout):
         raise CommandError(problem)
     try:
-        Database(url).dispose()
+        Database(url, options=options).dispose()
     except DatabaseError as error:  # a file that is not a database, a disk that is full
         raise CommandError(f"cannot upgrade {redacted(url)}: {brief(error)}") from error
     print(f"schema up to date: {redacted(url)}", file=sys.stderr)

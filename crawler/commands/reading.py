@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from crawler.commands import CommandError
 from crawler.exitcodes import EXIT_USAGE
-from crawler.settings import NEWS_CATEGORIES
-from storage.db import ReadError, ReadOnlyDatabase, database_url, open_readonly
-from storage.export import SITE_TZ
+from crawler.settings import NEWS_CATEGORIES, database_options, database_url
+from storage.db import ReadError, ReadOnlyDatabase, open_readonly
 from storage.models import Category
 from storage.preflight import unreachable, url_problem
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,10 +38,11 @@ def open_database(url: str | None = None) -> ReadOnlyDatabase:
     url = database_url(url)
     if problem := url_problem(url):
         raise CommandError(problem, EXIT_USAGE)
-    if problem := unreachable(url):
+    options = database_options()
+    if problem := unreachable(url, options.pg_connect_timeout):
         raise CommandError(problem)
     try:
-        return open_readonly(url)
+        return open_readonly(url, options)
     except ReadError as error:
         raise CommandError(str(error)) from error
 

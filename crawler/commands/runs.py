@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from crawler.commands.reading import positive, reading
 from crawler.exitcodes import EXIT_OK
-from storage.export import SITE_TZ
 from storage.models import CrawlRun
+from storage.zone import SITE_TZ
 
 HEADER = (
     "id",

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from crawler.commands import CommandError
 from crawler.commands.reading import check_category, day, positive, reading
 from crawler.exitcodes import EXIT_OK, EXIT_USAGE
-from storage.export import SITE_TZ
 from storage.search import search
 from storage.segment import QueryTooLong, parse_query
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     import argparse

@@ -15,7 +15,8 @@ from crawler.commands import CommandError
 from crawler.commands.reading import open_database
 from crawler.commands.serve_metadata import metadata
 from crawler.exitcodes import EXIT_OK, EXIT_USAGE
-from storage.db import database_url, sqlite_file, sqlite_immutable
+from crawler.settings import database_url
+from storage.db import sqlite_file, sqlite_immutable
 from storage.search import fts5_match, snippet
 from storage.segment import query_terms
 

@@ -1,6 +1,6 @@
 """Pure helpers for ``source``, ``source_title`` and ``author``, and the body tail they sit in.
 
-The rules are the data contract's (shared/spec/extraction.md, "source, source_title,
+The rules are the data contract's (docs/spec/extraction.md, "source, source_title,
 author" and "body").  Every parser takes ``str | None`` and never raises on junk.
 """
 

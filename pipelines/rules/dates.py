@@ -27,9 +27,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo
+
+from storage.zone import SITE_TZ, SITE_ZONE
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from dateparser.date import DateDataParser
 
 __all__ = [
@@ -44,7 +47,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SHANGHAI: ZoneInfo = ZoneInfo("Asia/Shanghai")
+SHANGHAI = SITE_TZ
 
 Precision = Literal["day", "minute", "second"]
 
@@ -233,7 +236,7 @@ def _fast_parse(text: str, default_year: int | None) -> tuple[bool, ParsedDate |
 # --- dateparser fallback -------------------------------------------------------------------
 
 _DATEPARSER_SETTINGS: dict[str, object] = {
-    "TIMEZONE": "Asia/Shanghai",
+    "TIMEZONE": SITE_ZONE,
     "RETURN_AS_TIMEZONE_AWARE": True,
     "PARSERS": ["absolute-time"],  # no timestamps, no "3天前"
     "REQUIRE_PARTS": ["day", "month", "year"],

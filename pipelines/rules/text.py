@@ -2,7 +2,7 @@
 
 Every helper takes ``str | None`` and never raises on junk (None, empty, malformed HTML,
 NUL bytes, control characters, lone surrogates, huge strings).  The rules are the data
-contract's (shared/spec/extraction.md, "title" and "body").
+contract's (docs/spec/extraction.md, "title" and "body").
 """
 
 from __future__ import annotations
