@@ -94,9 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=20)
     search.add_argument("--format", choices=("table", "jsonl"), default="table")
 
-    serve = commands.add_parser("serve", help="read-only web view of the SQLite database")
-    serve.add_argument("--port", type=int, default=8001)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve_command.add_parser(commands)
     return parser
 
 
