@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve = subparsers.add_parser(
         "serve", help="read-only web view of the SQLite database (articles, chart, search)"
     )
-    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--port", type=int, default=8001, help="0: any free port (printed)")
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -137,7 +137,11 @@ def run(args: argparse.Namespace) -> int:
 
     app = web_view(path, tables, private).app()
     with sock:
-        print(f"serving {path} read-only on http://{args.host}:{args.port}/", file=sys.stderr)
+        # The bound port: with --port 0 the system chose it.
+        port = sock.getsockname()[1]
+        print(
+            f"serving {path} read-only on http://{args.host}:{port}/", file=sys.stderr, flush=True
+        )
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return EXIT_OK
 

@@ -108,6 +108,8 @@ _BARS = {
 _DAILY_TOTAL = {
     "mark": {"type": "line", "point": True, "color": "#333", "strokeWidth": 1},
     "encoding": {
+        # In the middle of the day's bar.
+        "x": {**_DAY, "bandPosition": 0.5, "title": "published (+08:00)"},
         "y": _ARTICLES,
         "tooltip": [
             {**_DAY, "title": "day", "format": "%Y-%m-%d"},
@@ -181,7 +183,7 @@ def metadata(
                 ' <a href="/-/operations">operations</a> (crawl runs, fetched pages).'
             ),
             "sort_desc": "published_at",
-            "facets": ["published_date", "source", {"category": "categories"}],
+            "facets": [{"day": "published_date"}, "source", {"category": "categories"}],
             "facet_size": 10,
         },
         "articles": {

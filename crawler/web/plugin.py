@@ -23,7 +23,7 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from crawler.web.article import article_context
-from crawler.web.facets import CATEGORY_PARAM, CategoryFacet, category_where
+from crawler.web.facets import CATEGORY_PARAM, CategoryFacet, DayFacet, category_where
 from storage.search import fts5_match, snippet
 from storage.segment import query_terms
 
@@ -71,7 +71,7 @@ def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Datas
 
 @hookimpl
 def register_facet_classes() -> list[type]:
-    return [CategoryFacet]
+    return [CategoryFacet, DayFacet]
 
 
 @hookimpl
