@@ -187,5 +187,5 @@ def test_serve_refuses_postgresql(tmp_path: Path) -> None:
     result = ecnews("serve", database_url="postgresql://u@127.0.0.1:1/x", tmp_path=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "the web view reads SQLite only; DATABASE_URL is not a SQLite database"
+        "ecnews serve: the web view reads SQLite only; DATABASE_URL is not a SQLite database"
     )
