@@ -120,7 +120,8 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return url, tmp_path
 
 
-@pytest.fixture(scope="module")
+# Per test, like the browser: no process of a test outlives it.
+@pytest.fixture
 def served(database: tuple[str, Path]) -> Iterator[str]:
     url, tmp_path = database
     server, address = start_serving(crawl_env(url, tmp_path))
@@ -131,22 +132,20 @@ def served(database: tuple[str, Path]) -> Iterator[str]:
         server.communicate(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def playwright() -> Iterator[Playwright]:
-    """One Playwright driver per module: its sync API cannot be started twice at once."""
+    """One Playwright driver per test: its sync API cannot be started twice at once."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
-def browser(
-    playwright: Playwright, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BrowserContext]:
+@pytest.fixture
+def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
     executable = chromium()
     chinese_fonts()
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
+    profile = tmp_path / "chromium-profile"  # a fresh --user-data-dir
     context = playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=executable,
