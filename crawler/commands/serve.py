@@ -55,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host`; a name other than localhost may not."""
     if host == "localhost":
         return True
     try:

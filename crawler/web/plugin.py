@@ -22,6 +22,7 @@ from datasette.filters import FilterArguments
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
+from crawler.commands.serve_metadata import CHART_DASHBOARD, FRONT_TABLE
 from crawler.web.article import article_context
 from crawler.web.facets import CATEGORY_PARAM, CategoryFacet, DayFacet, category_where
 from storage.search import fts5_match, snippet
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from datasette.utils.asgi import Request
 
 PLUGIN = "ecnews"
-FRONT_TABLE = "article_view"
 ARTICLE_PATH = "/-/articles/"
 COUNT_TIME_LIMIT_MS = 200
 
@@ -108,10 +108,14 @@ def render_cell(
 
 @hookimpl
 def menu_links(datasette: Datasette) -> list[dict[str, str]]:
-    database = _config(datasette).get("database", "")
+    config = _config(datasette)
+    database = config.get("database", "")
     return [
-        {"href": datasette.urls.table(database, FRONT_TABLE), "label": "Articles"},
-        {"href": datasette.urls.path("/-/dashboards/articles"), "label": "Articles per day"},
+        {"href": datasette.urls.path(config["front_page"]), "label": "Articles"},
+        {
+            "href": datasette.urls.path(f"/-/dashboards/{CHART_DASHBOARD}"),
+            "label": "Articles per day",
+        },
         {"href": datasette.urls.query(database, "search"), "label": "Search"},
         {"href": datasette.urls.path("/-/operations"), "label": "Operations"},
     ]
