@@ -1,9 +1,12 @@
-"""requirements.lock (what `make` installs) holds every dependency pyproject.toml names,
-at a version pyproject.toml allows: a dependency added without `make lock` fails here."""
+"""How a team installs: requirements.lock (what `make` installs) holds every dependency
+pyproject.toml names, at a version pyproject.toml allows (a dependency added without
+`make lock` fails here); dev tools are bounded; `make help` lists every target."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 
 import pytest
@@ -46,3 +49,21 @@ def test_every_dev_tool_has_an_upper_bound() -> None:
         if not any(s.operator in {"<", "<=", "==", "~="} for s in r.specifier)
     ]
     assert not unbounded
+
+
+def test_make_help_lists_every_target() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    listed = subprocess.run(
+        [make, "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    targets = re.findall(r"^\.PHONY: (.+)$", (ROOT / "Makefile").read_text("utf-8"), re.MULTILINE)
+    for target in targets[0].split():
+        assert f"make {target} " in listed, target
+    assert listed.splitlines()[0].startswith("  make help")
