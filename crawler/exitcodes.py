@@ -11,3 +11,5 @@ EXIT_LOCKED = 3
 """Another crawl holds the lock: nothing was done."""
 EXIT_INTERRUPTED = 4
 """SIGTERM/SIGINT: resume with --resume."""
+EXIT_PORT_BUSY = 5
+"""`ecnews serve`: the port cannot be listened on (in use, or not allowed)."""

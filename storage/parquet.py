@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storage.export import BATCH, LOCAL_DATE, SITE_TZ, WITH_LOCAL_DATE
+from storage.export import BATCH, LOCAL_DATE, WITH_LOCAL_DATE
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -21,7 +21,8 @@ import pytest
 from crawler.commands.reading import day
 from crawler.exitcodes import EXIT_USAGE
 from storage.db import Database
-from storage.export import FIELDS, SITE_TZ, WITH_LOCAL_DATE
+from storage.export import FIELDS, WITH_LOCAL_DATE
+from storage.zone import SITE_TZ
 from tests.conftest import ecnews
 from tests.searchdata import fill
 
