@@ -14,7 +14,7 @@ UV := 'uv>=0.9,<0.14'
 .PHONY: help crawl serve test test-fast lint bench lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 # The exact versions of requirements.lock (hash-checked), then ecnews itself; a dependency
 # pyproject.toml gained since the lock was made is installed too (run `make lock` for it).
