@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crawler.commands import check as check_command
 from crawler.commands import feed as feed_command
+from crawler.commands import reextract as reextract_command
 from crawler.commands import search as search_command
 from crawler.commands import serve as serve_command
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -97,10 +98,20 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="read-only web view of the SQLite database")
     serve.add_argument("--port", type=int, default=8001)
     serve.add_argument("--host", default="127.0.0.1")
+    reextract_command.add_parser(commands)
     return parser
 
 
 _READERS = {"search": search_command.run, "serve": serve_command.run}
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    from crawler.run import crawl  # noqa: PLC0415  # Scrapy/Twisted only when crawling
+
+    return crawl(args)
+
+
+_CRAWLS = {"crawl": _crawl, "reextract": reextract_command.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,10 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "crawl":
-        from crawler.run import crawl  # noqa: PLC0415  # Scrapy/Twisted only when crawling
-
-        return crawl(args)  # Scrapy configures logging from the LOG_* settings
+    if args.command in _CRAWLS:  # a replay of the archive is a crawl too
+        return _CRAWLS[args.command](args)  # Scrapy configures logging from LOG_* settings
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
     if problem := url_problem(database_url()):
         raise UserError(problem, EXIT_USAGE)

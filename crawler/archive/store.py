@@ -1,0 +1,230 @@
+"""Reading the archive back: its index, one capture by one seek, whole files tolerantly.
+
+Readers never write. A record the writer had not finished when it was killed (a torn
+last record) is skipped and reported; a WARC whose index stops short (killed between the
+record and its index line) is scanned from where its index ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.timeutils import datetime_to_iso_date
+from warcio.utils import BUFF_SIZE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+WARC_GLOB = "*.warc.gz"
+_INDEX_SUFFIX = ".cdxj"
+# What a cut gzip member or a cut record raises inside warcio.
+# 304 says "as before"; 408/429 and 5xx are passing failures, retried by the crawl.
+_NO_CONTENT = frozenset({304, 408, 429})
+_TORN = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One archived response: where its record is, what it was."""
+
+    url: str
+    status: int
+    digest: str
+    file: str
+    offset: int
+    length: int
+    fetched_at: dt.datetime
+    revisit: tuple[str, int, int] | None = None
+    """(file, offset, length) of the record that holds the payload, for a revisit."""
+
+    @property
+    def warc_date(self) -> str:
+        moment = self.fetched_at.astimezone(dt.UTC).replace(tzinfo=None)
+        return str(datetime_to_iso_date(moment, use_micros=True))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    url: str
+    status: int
+    protocol: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    """As the server sent it (still compressed if it was)."""
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What reading one WARC file found."""
+
+    records: int = 0
+    torn: str | None = None
+    """Why reading stopped before the end of the file: its last record is incomplete."""
+
+
+def index_entries(folder: Path) -> Iterator[IndexEntry]:
+    """Every archived response under `folder`, file by file in name order (names start
+    with their creation time), oldest first within a file."""
+    for warc in sorted(folder.glob(WARC_GLOB)):
+        yield from file_entries(warc)
+
+
+def file_entries(warc: Path) -> Iterator[IndexEntry]:
+    index = warc.with_name(warc.name.removesuffix(".warc.gz") + _INDEX_SUFFIX)
+    end = 0
+    if index.exists():
+        with index.open(encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, 1):
+                entry = _parse_line(line, warc.name)
+                if entry is None:
+                    logger.warning("Archive index %s line %d is incomplete: skipped", index, number)
+                    continue
+                end = max(end, entry.offset + entry.length)
+                yield entry
+    if warc.stat().st_size > end:
+        # The index stops short: the rest of the file holds records it does not list.
+        yield from _scan_entries(warc, end)
+
+
+def _parse_line(line: str, file: str) -> IndexEntry | None:
+    _, _, rest = line.partition(" ")
+    _, _, data = rest.partition(" ")
+    try:
+        fields = json.loads(data)
+        revisit = fields.get("revisit")
+        return IndexEntry(
+            url=str(fields["url"]),
+            status=int(fields["status"]),
+            digest=str(fields.get("digest") or ""),
+            file=str(fields.get("file") or file),
+            offset=int(fields["offset"]),
+            length=int(fields["length"]),
+            fetched_at=dt.datetime.fromisoformat(fields["fetched_at"]),
+            revisit=(str(revisit["file"]), int(revisit["offset"]), int(revisit["length"]))
+            if revisit
+            else None,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _scan_entries(warc: Path, start: int) -> Iterator[IndexEntry]:
+    """Index entries for the records of `warc` from byte `start` on (an index cut short)."""
+    originals: dict[str, tuple[str, int, int]] = {}
+    with warc.open("rb") as stream:
+        stream.seek(start)
+        for record, offset, length in _records(stream, warc.name, start):
+            if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+                continue
+            digest = record.rec_headers.get_header("WARC-Payload-Digest") or ""
+            revisit = None
+            if record.rec_type == "revisit":
+                revisit = originals.get(digest)
+                if revisit is None:
+                    continue  # its payload is in an earlier file: not resolvable here
+            else:
+                originals.setdefault(digest, (warc.name, offset, length))
+            yield IndexEntry(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                status=int(record.http_headers.get_statuscode() or 0),
+                digest=digest,
+                file=warc.name,
+                offset=offset,
+                length=length,
+                fetched_at=_parse_warc_date(record.rec_headers.get_header("WARC-Date")),
+                revisit=revisit,
+            )
+
+
+def _parse_warc_date(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _records(stream: BinaryIO, name: str, start: int = 0) -> Iterator[tuple[Any, int, int]]:
+    """(record, offset, length) of each complete record; a torn tail is logged and ends it."""
+    report = FileReport()
+    iterator = ArchiveIterator(stream)
+    try:
+        for record in iterator:
+            offset = start + iterator.get_record_offset()
+            _drain(record)
+            length = iterator.get_record_length()
+            report.records += 1
+            yield record, offset, length
+    except _TORN as error:
+        logger.warning(
+            "Archive %s: the record after %d is torn (%s): skipped", name, report.records, error
+        )
+
+
+def _drain(record: Any) -> None:
+    stream = record.raw_stream
+    while stream.read(BUFF_SIZE):
+        pass
+
+
+def check_file(warc: Path) -> FileReport:
+    """Read every record of `warc`; a torn last record is reported, not raised."""
+    report = FileReport()
+    with warc.open("rb") as stream:
+        iterator = ArchiveIterator(stream, check_digests=True)
+        try:
+            for record in iterator:
+                _drain(record)
+                report.records += 1
+        except _TORN as error:
+            report.torn = f"record {report.records + 1} is incomplete ({error})"
+    return report
+
+
+def read_response(folder: Path, entry: IndexEntry) -> StoredResponse:
+    """The archived response of `entry`: one seek (two for a revisit)."""
+    record = _record_at(folder, entry.file, entry.offset, entry.length)
+    headers = record.http_headers
+    if entry.revisit is not None:
+        body = _record_at(folder, *entry.revisit).raw_stream.read()
+    else:
+        body = record.raw_stream.read()
+    return StoredResponse(
+        url=entry.url,
+        status=int(headers.get_statuscode() or 0),
+        protocol=str(headers.protocol or "HTTP/1.1"),
+        headers=[(str(k), str(v)) for k, v in headers.headers],
+        body=bytes(body),
+    )
+
+
+def _record_at(folder: Path, file: str, offset: int, length: int) -> Any:
+    """The record (warcio's ArcWarcRecord, untyped) stored at this place."""
+    with (folder / file).open("rb") as stream:
+        stream.seek(offset)
+        data = stream.read(length)
+    return next(iter(ArchiveIterator(io.BytesIO(data))))
+
+
+def latest(
+    entries: Iterable[IndexEntry], *, until: dt.datetime | None = None
+) -> dict[str, IndexEntry]:
+    """Per URL, the newest capture of the page itself (not a 304 or a passing failure),
+    captured at or before `until`."""
+    found: dict[str, IndexEntry] = {}
+    for entry in entries:
+        if entry.status in _NO_CONTENT or entry.status >= 500:
+            continue  # unchanged, or a passing failure: the page itself is elsewhere
+        if until is not None and entry.fetched_at > until:
+            continue
+        known = found.get(entry.url)
+        if known is None or entry.fetched_at >= known.fetched_at:
+            found[entry.url] = entry
+    return found
