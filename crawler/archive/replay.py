@@ -120,13 +120,13 @@ class ReplaySpider(NewsSpider):
         yield from super().parse_article(response, item)
 
 
-def replay_settings(folder: str, until: dt.datetime | None) -> dict[str, Any]:
-    """The settings that turn a crawl into a replay of the archive in `folder`."""
+def replay_settings(folder: str) -> dict[str, Any]:
+    """The settings that turn a crawl into a replay of the archive in `folder`
+    (ARCHIVE_REPLAY_UNTIL is each replay's own: crawler/archive/runner.py)."""
     handler = "crawler.archive.replay.ArchiveDownloadHandler"
     return {
         "ARCHIVE_ENABLED": False,  # what is replayed is already archived
         "ARCHIVE_DIR": folder,
-        "ARCHIVE_REPLAY_UNTIL": until.isoformat() if until else "",
         "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
         # The archive answers at once: no politeness to keep, no delay to adapt.
         "AUTOTHROTTLE_ENABLED": False,

@@ -48,7 +48,7 @@ class Outcome:
 
 
 def run(settings: Settings, folder: str, replays: list[Replay], *, dry_run: bool) -> Outcome:
-    for name, value in replay_settings(folder, None).items():
+    for name, value in replay_settings(folder).items():
         settings.set(name, value, priority="cmdline")
     if dry_run:
         # Nothing is written: items stop after the last check, no crawl_runs row.
@@ -79,6 +79,7 @@ def run(settings: Settings, folder: str, replays: list[Replay], *, dry_run: bool
             for replay in replays:
                 crawler = process.create_crawler(ReplaySpider)
                 until = replay.until.isoformat() if replay.until else ""
+                # Above the process's own settings, which crawl() applies to it again.
                 crawler.settings.set("ARCHIVE_REPLAY_UNTIL", until, priority="cmdline")
                 if dry_run:
                     crawler.signals.connect(collect, signal=signals.item_scraped, weak=False)
