@@ -1,0 +1,107 @@
+"""The archive's faults, on real crawls: SIGKILL mid-write, a disk that refuses writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crawler.archive.store import check_file, index_entries, read_response
+from tests.conftest import ROOT, SITE, crawl_env, ecnews
+from tests.gold import compare, load_jsonl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.siteserver import SiteServer
+
+pytestmark = pytest.mark.slow
+
+KILLS = 10
+
+
+def _start_crawl(site: SiteServer, database_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", "--base-url", site.url, "--mode", "full"],
+        cwd=ROOT,
+        env=crawl_env(database_url, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the kill takes its writer process too
+    )
+
+
+def test_sigkill_during_archive_writes(site: SiteServer, sqlite_url: str, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    # Moments counted in the site's requests: the k-th request of a run has arrived, so
+    # the archive is being written (a crawl of v1 makes ~40).
+    moments = random.Random(18).sample(range(1, 38), KILLS)
+    for moment in moments:
+        site.clear_log()
+        crawl = _start_crawl(site, sqlite_url, tmp_path)
+        deadline = time.monotonic() + 60
+        while site.count() < moment and crawl.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.killpg(crawl.pid, signal.SIGKILL)
+        crawl.wait(timeout=30)
+        # Every file reads back: its complete records, a torn last one reported.
+        for file in archive.glob("*.warc.gz"):
+            report = check_file(file)
+            assert report.records or report.torn or not file.stat().st_size, file
+        # Every index line points at a whole record (it is written after the record).
+        for entry in index_entries(archive):
+            assert read_response(archive, entry).status == entry.status, (moment, entry)
+    assert len(list(archive.glob("*.warc.gz"))) >= 1
+
+    result = ecnews(
+        "crawl",
+        "--base-url",
+        site.url,
+        "--mode",
+        "full",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    export = ecnews("export", database_url=sqlite_url, tmp_path=tmp_path)
+    records = [json.loads(line) for line in export.stdout.splitlines()]
+    problems = compare(records, load_jsonl(SITE / "gold-v1.jsonl"))
+    assert not problems, "export differs from gold-v1:\n" + "\n".join(problems)
+
+
+def _small_files(limit: int) -> None:
+    """A disk that takes `limit` bytes per file, then refuses (EFBIG, as ENOSPC would)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.postgres
+def test_a_disk_that_refuses_the_archive_ends_the_run(
+    site: SiteServer, postgres_url: str, tmp_path: Path
+) -> None:
+    # PostgreSQL: the crawl's own files stay small, so the archive is what hits the limit.
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", "--base-url", site.url, "--mode", "full"],
+        cwd=ROOT,
+        env=crawl_env(postgres_url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        preexec_fn=lambda: _small_files(40_000),  # limits in the child only
+    )
+    assert result.returncode == 1, result.stderr[-5000:]
+    assert "cannot write the archive" in result.stderr
+    assert "File too large" in result.stderr
+    assert "Traceback" not in result.stderr
+    # What was written before the limit reads back.
+    for file in (tmp_path / "archive").glob("*.warc.gz"):
+        assert check_file(file).records
