@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from crawler.commands import archive as archive_command
 from crawler.commands import check as check_command
 from crawler.commands import feed as feed_command
 from crawler.commands import reextract as reextract_command
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8001)
     serve.add_argument("--host", default="127.0.0.1")
     reextract_command.add_parser(commands)
+    archive_command.add_parser(commands)
     return parser
 
 
@@ -111,7 +113,8 @@ def _crawl(args: argparse.Namespace) -> int:
     return crawl(args)
 
 
-_CRAWLS = {"crawl": _crawl, "reextract": reextract_command.run}
+# Commands that check their database themselves (or need none) and set up their logging.
+_OWN_SETUP = {"crawl": _crawl, "reextract": reextract_command.run, "archive": archive_command.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in _CRAWLS:  # a replay of the archive is a crawl too
-        return _CRAWLS[args.command](args)  # Scrapy configures logging from LOG_* settings
+    if args.command in _OWN_SETUP:
+        return _OWN_SETUP[args.command](args)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
     if problem := url_problem(database_url()):
         raise UserError(problem, EXIT_USAGE)

@@ -237,6 +237,29 @@ def _record_at(folder: Path, file: str, offset: int, length: int) -> Any:
     return next(iter(ArchiveIterator(io.BytesIO(data))))
 
 
+def has_content(entry: IndexEntry) -> bool:
+    """Whether the capture holds the page itself (not a 304, not a passing failure)."""
+    return entry.status not in _NO_CONTENT and entry.status < 500
+
+
+def index_line(entry: IndexEntry) -> str:
+    """The CDXJ line of an entry: URL, 14-digit UTC time, then the fields as JSON."""
+    fields: dict[str, object] = {
+        "url": entry.url,
+        "status": entry.status,
+        "digest": entry.digest,
+        "file": entry.file,
+        "offset": entry.offset,
+        "length": entry.length,
+        "fetched_at": entry.fetched_at.isoformat(),
+    }
+    if entry.revisit is not None:
+        file, offset, length = entry.revisit
+        fields["revisit"] = {"file": file, "offset": offset, "length": length}
+    stamp = entry.fetched_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+    return f"{entry.url} {stamp} {json.dumps(fields, ensure_ascii=False)}\n"
+
+
 def latest(
     entries: Iterable[IndexEntry], *, until: dt.datetime | None = None
 ) -> dict[str, IndexEntry]:
@@ -244,7 +267,7 @@ def latest(
     captured at or before `until`."""
     found: dict[str, IndexEntry] = {}
     for entry in entries:
-        if entry.status in _NO_CONTENT or entry.status >= 500:
+        if not has_content(entry):
             continue  # unchanged, or a passing failure: the page itself is elsewhere
         if until is not None and entry.fetched_at > until:
             continue

@@ -11,17 +11,17 @@ this or an earlier file of the folder) becomes a ``revisit`` record pointing at 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import queue
 import socket
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from crawler.archive.capture import Capture, Original, payload_digest, records, warc_date
-from crawler.archive.store import index_entries
+from crawler.archive.capture import Capture, Original, payload_digest, records
+from crawler.archive.store import IndexEntry, index_entries, index_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -127,30 +127,24 @@ class ArchiveWriter:
         offset = warc.tell()
         warc.write(response + request)
         warc.flush()
-        entry: dict[str, object] = {
-            "url": capture.url,
-            "status": capture.status,
-            "digest": digest,
-            "file": self._name,
-            "offset": offset,
-            "length": len(response),
-            "fetched_at": capture.fetched_at.isoformat(),
-        }
-        if original is None:
-            if capture.body:
-                self._originals[digest] = Original(
-                    capture.url, warc_date(capture.fetched_at), self._name, offset, len(response)
-                )
-        else:
-            entry["revisit"] = {
-                "file": original.file,
-                "offset": original.offset,
-                "length": original.length,
-            }
+        entry = IndexEntry(
+            url=capture.url,
+            status=capture.status,
+            digest=digest,
+            file=self._name,
+            offset=offset,
+            length=len(response),
+            fetched_at=capture.fetched_at,
+        )
+        if original is not None:
+            entry = replace(entry, revisit=(original.file, original.offset, original.length))
             self.revisits += 1
+        elif capture.body:
+            self._originals[digest] = Original(
+                capture.url, entry.warc_date, self._name, offset, len(response)
+            )
         assert self._index is not None
-        stamp = capture.fetched_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
-        self._index.write(f"{capture.url} {stamp} {json.dumps(entry, ensure_ascii=False)}\n")
+        self._index.write(index_line(entry))
         self._index.flush()
         self.records += 1
         self.bytes += len(response) + len(request)
