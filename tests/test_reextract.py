@@ -149,3 +149,17 @@ def test_no_archive_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("ecnews reextract: no archive under ")
     assert "Traceback" not in result.stderr
+
+
+def test_articles_the_site_deleted_are_reextracted_from_their_last_copy(
+    site: SiteServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    broken = ("-s", f"ITEM_PIPELINES={WITHOUT_DATES}")
+    _crawl(site, sqlite_url, tmp_path, *broken, ok=False)
+    site.set_version("v2")  # deletes articles; their pages 404 and no listing links them
+    _crawl(site, sqlite_url, tmp_path, *broken, ok=False)
+    site.clear_log()
+    _reextract(sqlite_url, tmp_path)
+    assert site.count() == 0
+    problems = compare(_export(sqlite_url, tmp_path), load_jsonl(SITE / "gold-v2.jsonl"))
+    assert not problems, "export differs from gold-v2:\n" + "\n".join(problems)

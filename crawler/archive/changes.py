@@ -10,8 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from storage.db import open_readonly
 from storage.export import FIELDS, SITE_TZ, export_records
+from storage.models import ArticleUrl, Category, Listing
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,6 +53,34 @@ def stored(database_url: str) -> dict[str, dict[str, Any]]:
     database = open_readonly(database_url)
     with database.sessions() as session:
         return {record["url"]: record for record in export_records(session)}
+
+
+def last_listed(
+    database_url: str, urls: Iterable[str]
+) -> dict[str, tuple[str, str, str | None, str | None]]:
+    """Per stored URL: (slug, name, listing title, listing day) of the listing that last
+    linked it, as the database kept them; URLs no listing ever linked are left out."""
+    wanted = sorted(set(urls))
+    found: dict[str, tuple[dt.datetime, tuple[str, str, str | None, str | None]]] = {}
+    with open_readonly(database_url).sessions() as session:
+        for start in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(
+                    ArticleUrl.url,
+                    ArticleUrl.listing_title,
+                    Category.slug,
+                    Category.name,
+                    Listing.listing_date,
+                    Listing.last_seen_at,
+                )
+                .join(Listing, Listing.url == ArticleUrl.url)
+                .join(Category, Category.id == Listing.category_id)
+                .where(ArticleUrl.url.in_(wanted[start : start + 500]))
+            )
+            for url, title, slug, name, day, seen in rows:
+                if url not in found or seen > found[url][0]:
+                    found[url] = (seen, (slug, name, title, day.isoformat() if day else None))
+    return {url: listed for url, (_, listed) in found.items()}
 
 
 def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> Changes:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler import stats_keys as keys
 from crawler.archive.capture import Capture
 from crawler.archive.writer import ArchiveWriter
 
@@ -73,17 +74,21 @@ class ArchiveMiddleware:
     async def spider_closed(self) -> None:
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(None, self.writer.close, self.stall_timeout)
-        if not done:
-            logger.error(
-                "Archive: the last records were not written within %.0f s (disk stalled)",
-                self.stall_timeout,
-            )
         self.stats.set_value("archive/records", self.writer.records)
         self.stats.set_value("archive/revisits", self.writer.revisits)
         self.stats.set_value("archive/bytes", self.writer.bytes)
-        if self.writer.failed:
-            self.stats.set_value("archive/failed", self.writer.failed)
-            self.stats.set_value("archive/lost", self.writer.lost)
+        problem = self.writer.failed
+        if not done:
+            problem = f"the last records were not written within {self.stall_timeout:.0f} s"
+            logger.error("Archive: %s (disk stalled)", problem)
+        if problem is None:
+            return
+        self.stats.set_value("archive/failed", problem)
+        self.stats.set_value("archive/lost", self.writer.lost)
+        if not self._closing:
+            # It failed after the last response: the crawl finished, the run must not pass.
+            verdict = self.stats.get_value(keys.VERDICT) or []
+            self.stats.set_value(keys.VERDICT, [*verdict, f"Archive: {problem}"])
 
     def process_response(
         self, request: Request, response: Response

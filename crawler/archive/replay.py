@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from scrapy import signals
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 
@@ -37,7 +40,21 @@ logger = logging.getLogger(__name__)
 REEXTRACT = "reextract"
 """The reason of the revisions a replay writes."""
 PAGES_READ = "archive/replay/pages"
+UNLISTED = "archive/replay/unlisted"
+LAST_COPY = "archive_last_copy"
+"""Request meta: answer with the URL's newest 2xx capture (a page the site deleted)."""
 NOT_ARCHIVED = "archive/replay/not_archived"
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What the database kept of the listing that linked a stored article."""
+
+    slug: str
+    name: str
+    title: str | None
+    day: str | None
+    """The listing's date for it, ISO (the listings' own format)."""
 
 
 class NotArchived(Exception):
@@ -52,6 +69,7 @@ class ArchiveDownloadHandler(BaseDownloadHandler):
         until = settings.get("ARCHIVE_REPLAY_UNTIL")
         self.until = dt.datetime.fromisoformat(until) if until else None
         self._latest: dict[str, IndexEntry] | None = None
+        self._latest_ok: dict[str, IndexEntry] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -60,11 +78,15 @@ class ArchiveDownloadHandler(BaseDownloadHandler):
     @property
     def captures(self) -> dict[str, IndexEntry]:
         if self._latest is None:
-            self._latest = latest(index_entries(self.folder), until=self.until)
+            entries = list(index_entries(self.folder))
+            self._latest = latest(entries, until=self.until)
+            self._latest_ok = latest(entries, until=self.until, ok=True)
         return self._latest
 
     async def download_request(self, request: Request) -> Response:
         entry = self.captures.get(request.url)
+        if request.meta.get(LAST_COPY):
+            entry = self._latest_ok.get(request.url, entry)
         stats = self.crawler.stats
         assert stats is not None
         if entry is None:
@@ -106,14 +128,56 @@ class ReplaySpider(NewsSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         only: frozenset[str] | None = kwargs.pop("only", None)
         reason: str = kwargs.pop("reason", REEXTRACT)
+        unlisted: dict[str, Listed] = kwargs.pop("unlisted", {})
         spider = super().from_crawler(crawler, *args, mode="full", **kwargs)
         spider.reason = reason
+        spider.unlisted = unlisted
+        spider.requested = set()
         if only is not None:
             spider.memory = _Only(crawler.settings["DATABASE_URL"], only)
+        crawler.signals.connect(spider.replay_unlisted, signal=signals.spider_idle)
         return spider
 
     reason: str
     """The reason of the revisions it causes: ``reextract``, or ``crawl`` for a rebuild."""
+    unlisted: dict[str, Listed]
+    """Stored articles to replay even if no listing links them any more."""
+    requested: set[str]
+
+    def _article_request(
+        self,
+        url: str,
+        slug: str,
+        name: str,
+        listing: dict[str, Any],
+        validators: tuple[str | None, str | None] | None,
+    ) -> Request:
+        self.requested.add(url)
+        return super()._article_request(url, slug, name, listing, validators)
+
+    def replay_unlisted(self) -> None:
+        """Once the listings are walked: the stored articles they no longer link, each from
+        its last copy, with the listing data the database kept for it."""
+        rest = {url: listed for url, listed in self.unlisted.items() if url not in self.requested}
+        self.unlisted = {}
+        if not rest:
+            return
+        self.crawler.stats.inc_value(UNLISTED, len(rest))
+        for url, listed in rest.items():
+            request = self._article_request(
+                url,
+                listed.slug,
+                listed.name,
+                {
+                    "listing_title": listed.title,
+                    "listing_text": listed.title,
+                    "listing_date_raw": listed.day,
+                },
+                None,
+            )
+            request.meta[LAST_COPY] = True
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     def parse_article(self, response: Response, item: ArticleItem) -> Iterator[Any]:
         item.revision_reason = self.reason

@@ -261,13 +261,13 @@ def index_line(entry: IndexEntry) -> str:
 
 
 def latest(
-    entries: Iterable[IndexEntry], *, until: dt.datetime | None = None
+    entries: Iterable[IndexEntry], *, until: dt.datetime | None = None, ok: bool = False
 ) -> dict[str, IndexEntry]:
     """Per URL, the newest capture of the page itself (not a 304 or a passing failure),
-    captured at or before `until`."""
+    captured at or before `until`; with `ok`, the newest 2xx (a deleted page's last copy)."""
     found: dict[str, IndexEntry] = {}
     for entry in entries:
-        if not has_content(entry):
+        if not has_content(entry) or (ok and not 200 <= entry.status < 300):
             continue  # unchanged, or a passing failure: the page itself is elsewhere
         if until is not None and entry.fetched_at > until:
             continue

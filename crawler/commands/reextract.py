@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler.archive.changes import Changes, compare, describe, stored, would_change
+from crawler.archive.changes import (
+    Changes,
+    compare,
+    describe,
+    last_listed,
+    stored,
+    would_change,
+)
 from crawler.archive.store import IndexEntry, index_entries
 from crawler.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.stats_keys import ARTICLE_FAILED
@@ -142,7 +149,28 @@ def _replays(
         raise _Stop("no stored article matches --url/--since", EXIT_USAGE)
     if args.category:
         common["categories"] = args.category
-    return [runner.Replay(None, {**common, "only": only})]
+    unlisted = _unlisted(settings["DATABASE_URL"], entries, before, only, args.category)
+    return [runner.Replay(None, {**common, "only": only, "unlisted": unlisted})]
+
+
+def _unlisted(
+    database_url: str,
+    entries: list[IndexEntry],
+    before: dict[str, dict[str, Any]],
+    only: frozenset[str] | None,
+    category: str | None,
+) -> dict[str, Any]:
+    """The stored articles to replay even if no listing links them now: each one with a
+    page in the archive (its last copy) and a listing the database remembers."""
+    from crawler.archive.replay import Listed  # noqa: PLC0415
+
+    archived = {entry.url for entry in entries if 200 <= entry.status < 300}
+    urls = [u for u in before if u in archived and (only is None or u in only)]
+    return {
+        url: Listed(slug, name, title, day)
+        for url, (slug, name, title, day) in last_listed(database_url, urls).items()
+        if category is None or slug == category
+    }
 
 
 def _settings(pairs: list[str]) -> Settings:
