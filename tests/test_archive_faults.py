@@ -6,6 +6,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tests.conftest import ROOT, SITE, crawl_env, ecnews
 from tests.gold import compare, load_jsonl
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.siteserver import SiteServer
@@ -71,6 +73,69 @@ def test_sigkill_during_archive_writes(site: SiteServer, sqlite_url: str, tmp_pa
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-5000:]
+    export = ecnews("export", database_url=sqlite_url, tmp_path=tmp_path)
+    records = [json.loads(line) for line in export.stdout.splitlines()]
+    problems = compare(records, load_jsonl(SITE / "gold-v1.jsonl"))
+    assert not problems, "export differs from gold-v1:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: less than the archive of one crawl of the snapshot."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs: {result.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_archive_disk_ends_the_run(
+    site: SiteServer, sqlite_url: str, tmp_path: Path, small_disk: Path
+) -> None:
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * max(shutil.disk_usage(small_disk).free - 48 * 1024, 0))
+    archive = small_disk / "archive"
+    result = ecnews(
+        "crawl",
+        "--base-url",
+        site.url,
+        "--mode",
+        "full",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
+        env={"ECNEWS_ARCHIVE_DIR": str(archive)},
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr[-5000:]
+    assert "cannot write the archive" in result.stderr
+    assert "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr
+    for file in archive.glob("*.warc.gz"):
+        assert check_file(file).records  # what fitted reads back
+
+    filler.unlink()  # room again: the next run archives and stores everything
+    again = ecnews(
+        "crawl",
+        "--base-url",
+        site.url,
+        "--mode",
+        "full",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
+        env={"ECNEWS_ARCHIVE_DIR": str(archive)},
+    )
+    assert again.returncode == 0, again.stderr[-5000:]
     export = ecnews("export", database_url=sqlite_url, tmp_path=tmp_path)
     records = [json.loads(line) for line in export.stdout.splitlines()]
     problems = compare(records, load_jsonl(SITE / "gold-v1.jsonl"))
