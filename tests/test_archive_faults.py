@@ -170,3 +170,34 @@ def test_a_disk_that_refuses_the_archive_ends_the_run(
     # What was written before the limit reads back.
     for file in (tmp_path / "archive").glob("*.warc.gz"):
         assert check_file(file).records
+
+
+def test_a_stuck_archive_disk_is_a_stall_not_a_hang(
+    site: SiteServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    # The writer thread's first read never returns (a FIFO nobody writes to, as a hung
+    # disk would): the queue fills, responses wait for room, and the deadline ends it.
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "ecnews-0-stuck-1-00001.warc.gz").write_bytes(b"")
+    os.mkfifo(archive / "ecnews-0-stuck-1-00001.cdxj")
+    started = time.monotonic()
+    result = ecnews(
+        "crawl",
+        "--base-url",
+        site.url,
+        "--mode",
+        "full",
+        "-s",
+        "ARCHIVE_QUEUE_SIZE=2",
+        "-s",
+        "ARCHIVE_STALL_TIMEOUT=3",
+        database_url=sqlite_url,
+        tmp_path=tmp_path,
+        timeout=120,
+    )
+    assert time.monotonic() - started < 90
+    assert result.returncode == 1, result.stderr[-5000:]
+    assert "the archive disk took more than 3 s to take a record" in result.stderr
+    assert "archive_stalled" in result.stderr
+    assert "Traceback" not in result.stderr
