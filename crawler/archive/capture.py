@@ -12,6 +12,7 @@ import hashlib
 import io
 import zlib
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -125,8 +126,6 @@ def _stored_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus  # noqa: PLC0415  # only for the status line's phrase
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -83,6 +83,7 @@ def index_entries(folder: Path) -> Iterator[IndexEntry]:
 def file_entries(warc: Path) -> Iterator[IndexEntry]:
     index = warc.with_name(warc.name.removesuffix(".warc.gz") + _INDEX_SUFFIX)
     end = 0
+    originals: dict[str, tuple[str, int, int]] = {}
     if index.exists():
         with index.open(encoding="utf-8", errors="replace") as lines:
             for number, line in enumerate(lines, 1):
@@ -91,10 +92,12 @@ def file_entries(warc: Path) -> Iterator[IndexEntry]:
                     logger.warning("Archive index %s line %d is incomplete: skipped", index, number)
                     continue
                 end = max(end, entry.offset + entry.length)
+                if entry.revisit is None and entry.digest:
+                    originals.setdefault(entry.digest, (entry.file, entry.offset, entry.length))
                 yield entry
     if warc.stat().st_size > end:
         # The index stops short: the rest of the file holds records it does not list.
-        yield from _scan_entries(warc, end)
+        yield from _scan_entries(warc, end, originals)
 
 
 def _parse_line(line: str, file: str) -> IndexEntry | None:
@@ -119,9 +122,11 @@ def _parse_line(line: str, file: str) -> IndexEntry | None:
         return None
 
 
-def _scan_entries(warc: Path, start: int) -> Iterator[IndexEntry]:
-    """Index entries for the records of `warc` from byte `start` on (an index cut short)."""
-    originals: dict[str, tuple[str, int, int]] = {}
+def _scan_entries(
+    warc: Path, start: int, originals: dict[str, tuple[str, int, int]]
+) -> Iterator[IndexEntry]:
+    """Index entries for the records of `warc` from byte `start` on (an index cut short);
+    `originals`: digest -> place of the payloads its index lists, for revisits."""
     with warc.open("rb") as stream:
         stream.seek(start)
         for record, offset, length in _records(stream, warc.name, start):
