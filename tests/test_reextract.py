@@ -4,10 +4,10 @@ fixed, an unchanged database, a rebuild into an empty database with the site dow
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from crawler.settings import ITEM_PIPELINES
 from tests.conftest import SITE, ecnews
@@ -57,47 +57,52 @@ def _reextract(url: str, tmp_path: Path, *args: str) -> str:
     return result.stdout
 
 
-def _revisions(db: Path) -> list[tuple[str | None, int]]:
-    with sqlite3.connect(db) as conn:
-        return list(conn.execute("SELECT reason, count(*) FROM revisions GROUP BY reason"))
+def _revisions(url: str) -> list[tuple[str | None, int]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT reason, count(*) FROM revisions GROUP BY reason"))
+            return [(reason, int(count)) for reason, count in rows]
+    finally:
+        engine.dispose()
 
 
 def test_a_fixed_rule_reaches_every_article_without_a_request(
-    site: SiteServer, sqlite_url: str, tmp_path: Path
+    site: SiteServer, database_url: str, tmp_path: Path
 ) -> None:
     # The run fails its published_at fill-rate check, and stores every article undated.
-    _crawl(site, sqlite_url, tmp_path, "-s", f"ITEM_PIPELINES={WITHOUT_DATES}", ok=False)
-    broken = _export(sqlite_url, tmp_path)
+    _crawl(site, database_url, tmp_path, "-s", f"ITEM_PIPELINES={WITHOUT_DATES}", ok=False)
+    broken = _export(database_url, tmp_path)
     assert len(broken) == 27
     assert all(record["published_at"] is None for record in broken)
 
     site.clear_log()
-    dry = _reextract(sqlite_url, tmp_path, "--dry-run")
+    dry = _reextract(database_url, tmp_path, "--dry-run")
     assert "published_at: None -> '2025-" in dry
     assert "articles would change: 27 (by field: date_precision 27, published_at 27)" in dry
-    assert _export(sqlite_url, tmp_path) == broken, "a dry run writes nothing"
-    assert _revisions(tmp_path / "ecnews.db") == []
+    assert _export(database_url, tmp_path) == broken, "a dry run writes nothing"
+    assert _revisions(database_url) == []
 
-    summary = _reextract(sqlite_url, tmp_path)
+    summary = _reextract(database_url, tmp_path)
     assert site.count() == 0, f"reextract sent requests: {site.log[:3]}"
     assert "articles changed: 27 (by field: date_precision 27, published_at 27)" in summary
-    problems = compare(_export(sqlite_url, tmp_path), load_jsonl(SITE / "gold-v1.jsonl"))
+    problems = compare(_export(database_url, tmp_path), load_jsonl(SITE / "gold-v1.jsonl"))
     assert not problems, "export differs from gold-v1:\n" + "\n".join(problems)
-    assert _revisions(tmp_path / "ecnews.db") == [("reextract", 27)]
+    assert _revisions(database_url) == [("reextract", 27)]
 
 
 def test_reextract_on_an_unchanged_database_changes_nothing(
-    site: SiteServer, sqlite_url: str, tmp_path: Path
+    site: SiteServer, database_url: str, tmp_path: Path
 ) -> None:
-    _crawl(site, sqlite_url, tmp_path)
-    before = _export(sqlite_url, tmp_path)
+    _crawl(site, database_url, tmp_path)
+    before = _export(database_url, tmp_path)
     site.clear_log()
-    summary = _reextract(sqlite_url, tmp_path)
+    summary = _reextract(database_url, tmp_path)
     assert site.count() == 0
     assert "articles changed: 0 " in summary
     assert "revisions written: 0" in summary
-    assert _export(sqlite_url, tmp_path) == before
-    assert _revisions(tmp_path / "ecnews.db") == []
+    assert _export(database_url, tmp_path) == before
+    assert _revisions(database_url) == []
 
 
 def test_url_and_since_limit_what_is_replayed(
