@@ -74,6 +74,8 @@ class ArchiveWriter:
 
     def close(self, timeout: float) -> bool:
         """Write what is queued, close the files; False if that took longer than timeout."""
+        if self._thread.ident is None:
+            return True  # never started: nothing was written
         deadline = time.monotonic() + timeout
         while True:
             try:
