@@ -45,6 +45,7 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy --strict
 bench: $(STAMP) ## the benchmarks of the README (several minutes)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_archive.py
 
 lock: ## refresh requirements.lock from pyproject.toml (UPGRADE=1: newest allowed versions)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -131,6 +131,7 @@ def crawl(
         "DATABASE_URL": database_url or f"sqlite:///{workdir / 'unused.db'}",
         "ECNEWS_LOCK_FILE": str(workdir / "crawl.lock"),
         "ECNEWS_JOBDIR": str(workdir / "job"),
+        "ECNEWS_ARCHIVE_DIR": str(workdir / "archive"),
     }
     log = workdir / "crawl.log"
     server_before = cpu_seconds(served.pid)

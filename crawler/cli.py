@@ -27,6 +27,8 @@ COMMANDS = (
     "search",
     "serve",
     "db",
+    "reextract",
+    "archive",
 )
 """The modules of crawler/commands/ that are subcommands, in the order --help lists them."""
 

@@ -128,7 +128,25 @@ DOWNLOADER_MIDDLEWARES = {
     # Retries with backoff and Retry-After.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Every response, as the server sent it, into the WARC archive: the highest order, so
+    # it sees the response before decompression and every other middleware.
+    "crawler.archive.middleware.ArchiveMiddleware": 990,
 }
+
+# -- The archive (crawler/archive/, docs/archive.md) --------------------------------------
+# Every response is kept in WARC 1.1 files, for `ecnews reextract` and disaster recovery.
+ARCHIVE_ENABLED = True
+ARCHIVE_DIR = "data/archive"
+# A WARC file is closed, and the next one begun, once it passes this size.
+ARCHIVE_MAX_BYTES = 256 * 1024 * 1024
+# Responses waiting for the archive's writer thread; a full queue holds responses back.
+ARCHIVE_QUEUE_SIZE = 256
+# A response held back this long (the disk takes no record): the crawl closes, exit 1.
+ARCHIVE_STALL_TIMEOUT = 60.0
+# Seconds between fsyncs of the open WARC and index files (and at every file's close).
+ARCHIVE_FSYNC_SECONDS = 5.0
+# `ecnews reextract` only: replay the captures made at or before this ISO moment ("": all).
+ARCHIVE_REPLAY_UNTIL = ""
 
 # -- Retries -----------------------------------------------------------------------------
 RETRY_ENABLED = True
@@ -253,6 +271,9 @@ ENVIRONMENT = {
     "REDIS_URL": "REDIS_URL",
     "ECNEWS_IDLE_CLOSE_SECONDS": "ECNEWS_IDLE_CLOSE_SECONDS",
     "LOG_LEVEL": "LOG_LEVEL",
+    "ECNEWS_ARCHIVE_ENABLED": "ARCHIVE_ENABLED",
+    "ECNEWS_ARCHIVE_DIR": "ARCHIVE_DIR",
+    "ECNEWS_ARCHIVE_MAX_BYTES": "ARCHIVE_MAX_BYTES",
 }
 
 
@@ -263,7 +284,10 @@ def from_environment(environ: Mapping[str, str], defaults: Mapping[str, Any]) ->
     for variable, name in ENVIRONMENT.items():
         if value := environ.get(variable):
             kind = type(defaults[name])
-            found[name] = int(float(value)) if kind is int else kind(value)
+            if kind is bool:
+                found[name] = value.strip().lower() not in {"0", "false", "no", "off"}
+            else:
+                found[name] = int(float(value)) if kind is int else kind(value)
     return found
 
 

@@ -55,6 +55,9 @@ class ArticleItem:
     """Raw: the ETag the site sent (for the next run's conditional request)."""
     last_modified: str | None = None
     """Raw: the Last-Modified the site sent."""
+    revision_reason: str | None = None
+    """Why a changed article is revised: None for a crawl, ``reextract`` for a replay of
+    the archive (crawler/archive/replay.py)."""
 
     # Filled by the pipelines.
     title: str | None = None

@@ -520,6 +520,7 @@ class BatchWriter:
                 author=article.author,
                 valid_from=article.updated_at,
                 replaced_at=now,
+                reason=record.revision_reason or "crawl",
             )
         )
         key = prepared.key

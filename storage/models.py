@@ -195,6 +195,9 @@ class Revision(Base):
     valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     """When this version was first stored (the article's updated_at back then)."""
     replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    """What replaced it: ``crawl`` (the site changed it), ``reextract`` (a fixed rule,
+    replayed from the archive); None for revisions older than the column."""
 
 
 class HeldChange(Base):

@@ -45,6 +45,8 @@ class ArticleRecord:
     never merged as one article, whatever their pages say."""
     etag: str | None = None
     last_modified: str | None = None
+    revision_reason: str | None = None
+    """Kept on the revision this record causes: None for a crawl, ``reextract``…"""
     at: dt.datetime | None = None
 
 

@@ -85,12 +85,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def crawl_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment of an `ecnews` child process: its own database, lock and jobdir."""
+    """The environment of an `ecnews` child process: its own database, lock, jobdir and
+    archive."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
         "ECNEWS_LOCK_FILE": str(tmp_path / "crawl.lock"),
         "ECNEWS_JOBDIR": str(tmp_path / "job"),
+        "ECNEWS_ARCHIVE_DIR": str(tmp_path / "archive"),
         "PYTHONPATH": str(ROOT),
         **extra,
     }
