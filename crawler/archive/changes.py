@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from storage.db import DEFAULT_OPTIONS, DatabaseOptions, open_readonly
-from storage.export import FIELDS, SITE_TZ, export_records
+from storage.export import FIELDS, export_records
 from storage.models import ArticleUrl, Category, Listing
+from storage.zone import SITE_TZ
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -25,6 +25,7 @@ from scrapy.responsetypes import responsetypes
 from crawler.archive.store import IndexEntry, index_entries, latest, read_response
 from crawler.incremental import ListingMemory, PagePlan
 from crawler.spiders.news import NewsSpider
+from storage.db import DatabaseOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -111,8 +112,8 @@ class ArchiveDownloadHandler(BaseDownloadHandler):
 class _Only(ListingMemory):
     """Full-mode planning limited to some article URLs (``--url``, ``--since``)."""
 
-    def __init__(self, database_url: str, only: frozenset[str]) -> None:
-        super().__init__(database_url, "full")
+    def __init__(self, database_url: str, options: DatabaseOptions, only: frozenset[str]) -> None:
+        super().__init__(database_url, "full", options)
         self.only = only
 
     def plan(self, slug: str, links: list[tuple[str, str | None]], *, resumable: bool) -> PagePlan:
@@ -134,7 +135,8 @@ class ReplaySpider(NewsSpider):
         spider.unlisted = unlisted
         spider.requested = set()
         if only is not None:
-            spider.memory = _Only(crawler.settings["DATABASE_URL"], only)
+            options = DatabaseOptions.from_settings(crawler.settings)
+            spider.memory = _Only(crawler.settings["DATABASE_URL"], options, only)
         crawler.signals.connect(spider.replay_unlisted, signal=signals.spider_idle)
         return spider
 
