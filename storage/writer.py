@@ -16,18 +16,25 @@ on a refusal, it is written record by record so that one bad record does not sin
 others. If the process dies, or no batch completes for ``stall_timeout`` seconds while
 work is pending, every pending future fails with ``WriterGone`` (a stalled process is
 killed first): nothing waits forever.
+
+The child never outlives the crawl: the kernel kills it when the crawl dies
+(``PR_SET_PDEATHSIG``), and it also compares its parent with the crawl's pid, given to it
+at start, so a crawl that died before the child could ask the kernel is noticed too. It
+never holds the crawl's stdio (a dead crawl's pipe must reach EOF): its stdin, stdout and
+stderr point at /dev/null, and it logs through the reply queue to the crawl's handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import queue
 import signal
-import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -39,6 +46,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 
 from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
 from storage.db import POSTGRES_CLIENT_TIMEOUT, Database, redacted
+from storage.deadline import break_socket
 from storage.models import ArticleUrl, Page
 from storage.records import ArticleRecord, PageStatusRecord, Record
 
@@ -62,6 +70,7 @@ READY = "ready"
 """The child's first message: it is importing no more, and holds an engine."""
 # How often an idle writer checks that the crawl that started it is still alive.
 PARENT_POLL_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +228,24 @@ def _break_connection(fd: int) -> None:
     logger.warning(
         "No answer from PostgreSQL for %d s: breaking the connection", POSTGRES_CLIENT_TIMEOUT
     )
-    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as stuck:
-        stuck.shutdown(socket.SHUT_RDWR)
+    break_socket(fd)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when the crawl dies; exit now if it has."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the poll loop checks
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died before prctl: nobody would send the signal
+        os._exit(0)
+
+
+def _release_stdio() -> None:
+    """Point stdin, stdout and stderr at /dev/null: the crawl's pipes are the crawl's."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _serve(
@@ -229,17 +254,25 @@ def _serve(
     requests: Queue[Any],
     replies: Queue[Any],
     log_level: int,
+    *,
+    parent: int,
 ) -> None:
     """The child's main loop: a batch in, its results out, until None arrives."""
+    _die_with(parent)
+    _release_stdio()
     # Ctrl-C reaches the whole process group: the crawl decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
-
-    database = Database(url, migrate=False)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(replies)]
+    root.setLevel(log_level)
+    try:
+        database = Database(url, migrate=False)
+    except Exception:
+        logger.exception("The writer process could not open the database")
+        raise
     writer = BatchTransactions(database, options)
     replies.put(READY)
-    parent = os.getppid()
     try:
         while True:
             try:
@@ -291,6 +324,7 @@ class WriterProcess:
                 self._replies,
                 logging.getLogger().getEffectiveLevel(),
             ),
+            kwargs={"parent": os.getpid()},
             name="ecnews-writer",
             daemon=True,
         )
@@ -361,6 +395,9 @@ class WriterProcess:
                     return
                 continue
             if message == READY:
+                continue
+            if isinstance(message, logging.LogRecord):  # the child's log, to our handlers
+                logging.getLogger(message.name).handle(message)
                 continue
             batch_id, results = message
             with self._lock:
