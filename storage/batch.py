@@ -208,7 +208,12 @@ class BatchWriter:
             index_articles(self.session, self._changed)
         pages = [r for r in records if isinstance(r, ArticleRecord | PageStatusRecord)]
         if pages:
-            self._record_pages(pages, now)
+            held = {
+                record.url
+                for record, outcome in zip(records, outcomes, strict=True)
+                if outcome is Outcome.HELD and isinstance(record, ArticleRecord)
+            }
+            self._record_pages(pages, now, held)
         if touched:
             self._link_listed_categories(touched)
         for record in records:
@@ -343,13 +348,17 @@ class BatchWriter:
     # -- pages ------------------------------------------------------------------------
 
     def _record_pages(
-        self, records: list[ArticleRecord | PageStatusRecord], now: dt.datetime
+        self, records: list[ArticleRecord | PageStatusRecord], now: dt.datetime, held: set[str]
     ) -> None:
+        """The pages' status and validators. A page whose version is held keeps none: the
+        next fetch is unconditional, so a 304 cannot hide the held version from it."""
         rows: dict[str, dict[str, Any]] = {}
         not_modified: dict[str, dt.datetime] = {}
         for record in records:
             at = record.at or now
-            if isinstance(record, ArticleRecord):
+            if isinstance(record, ArticleRecord) and record.url in held:
+                rows[record.url] = _page(record.url, 200, None, None, at)
+            elif isinstance(record, ArticleRecord):
                 rows[record.url] = _page(record.url, 200, record.etag, record.last_modified, at)
             elif record.status == 304:
                 not_modified[record.url] = at
