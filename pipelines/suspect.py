@@ -7,12 +7,20 @@ the stored article as it was and the link unresolved, so the next run fetches it
 Each is counted (``news/article/suspect/<reason>``, logged with its URL); the monitors fail
 the run past a small share (``NEWS_MAX_SUSPECT_RATIO``).
 
-Reasons, judged on the clean item (rules in ``pipelines/rules/suspect.py``):
+The page's own structure decides, not the listing's text: a page that is built as an
+article (its own headline, an info line, a body of ``NEWS_MIN_BODY_CHARS`` or more) is one,
+whatever words the listing used for it. Reasons, judged on the clean item (rules in
+``pipelines/rules/suspect.py``):
 
-- ``headline_mismatch``: the page's <h1> shares (almost) nothing with the listing's link;
-- ``short_body``: a notice: a body under ``NEWS_MIN_BODY_CHARS`` characters, and no date on
-  the page;
-- ``repeated_body``: this run met the same body under REPEATS different headlines or more;
+- ``headline_mismatch``: the page's <h1> shares (almost) nothing with the listing's link,
+  and the page is not built as an article (a reworded or shortened listing headline over a
+  real article is taken);
+- ``short_body``: a notice: a body under ``NEWS_MIN_BODY_CHARS`` characters with no date on
+  the page, and no headline of its own that the listing (which dated it) agrees with (a
+  two-sentence flash dated only on the listing is taken);
+- ``repeated_body``: this run met the same body under REPEATS different headlines or more,
+  on pages without a headline of their own (a syndicated article, each copy under its own
+  <h1>, is taken every time: no copy is lost, the first published included);
 - ``content_holds_page``: the content container holds page furniture (headline, navigation,
   info line, breadcrumb, pagination, footer);
 - ``page_cut``: a page ends inside a multibyte character (a short Content-Length).
@@ -63,20 +71,30 @@ class SuspectPagePipeline:
         logger.warning("Suspect page %s (%s): not stored, fetched again next run", item.url, reason)
         raise DropItem(f"suspect page ({reason}): {item.url}", log_level="INFO")
 
+    def _built_as_article(self, item: ArticleItem) -> bool:
+        """The page's own structure: a headline, an info line, a body of article length."""
+        return (
+            bool(item.title_raw)
+            and bool(item.info_parts or item.published_raw)
+            and text_length(item.body) >= self.min_body_chars
+        )
+
     def suspicion(self, item: ArticleItem) -> str | None:
         """Why this page is not taken as the article, or None."""
         if any(is_cut(tail) for tail in item.page_tails):
             return "page_cut"
         if item.content_chrome:
             return "content_holds_page"
+        own_headline = bool(item.title_raw) and headline_agrees(
+            item.title_raw, item.listing_title, item.listing_text
+        )
         if not headline_agrees(item.title_raw, item.listing_title, item.listing_text):
-            return "headline_mismatch"
-        if (
-            item.body is not None
-            and item.published_raw is None
-            and text_length(item.body) < self.min_body_chars
-        ):
-            # A few words and no date of its own: a notice, not an article.
+            if not self._built_as_article(item):
+                return "headline_mismatch"
+            own_headline = True  # the listing reworded it: the page's <h1> is the headline
+        short = item.body is not None and text_length(item.body) < self.min_body_chars
+        if short and item.published_raw is None and not (own_headline and item.listing_date_raw):
+            # A few words, no date, no headline the listing agrees with: a notice.
             return "short_body"
         if item.body:
             listed = item.listing_title or item.listing_text or item.title or ""
@@ -85,7 +103,8 @@ class SuspectPagePipeline:
             seen.setdefault(item.url, listed)
             others = {h for h in seen.values() if h and not headline_agrees(listed, h)}
             # Two articles may share a body (a re-publication under a new headline); a
-            # third headline over the same text is a page the site serves for anything.
-            if 1 + len(others) >= REPEATS:
+            # third headline over the same text, on a page with no headline of its own,
+            # is a page the site serves for anything.
+            if 1 + len(others) >= REPEATS and not own_headline:
                 return "repeated_body"
         return None
