@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crawler.exitcodes import EXIT_OK
 from storage.db import Database
 from storage.models import Article, ArticleUrl, HeldChange, Page
-from tests.conftest import SITE
+from tests.conftest import SITE, ecnews
 from tests.siteserver import SiteServer
 from tests.test_reliability_support import crawl
 
@@ -78,6 +78,7 @@ def test_a_shortened_article_is_held_then_applied(database_url: str, tmp_path: P
         body, held, etag = _state(database_url)
         assert (body, held) == (original, 1), "the much shorter version is held"
         assert etag is None, "a held page keeps no validators"
+        assert _held_in_runs(database_url, tmp_path) == "1", "`ecnews runs` shows it held"
 
         time.sleep(1)  # past the hold period; the site still serves the short version
         site.clear_log()
@@ -90,3 +91,11 @@ def test_a_shortened_article_is_held_then_applied(database_url: str, tmp_path: P
     assert body != original
     assert len(body) < 0.45 * len(original)
     assert etag is not None, "applied: the validators are stored again"
+
+
+def _held_in_runs(db: str, tmp_path: Path) -> str:
+    """The `held` cell of the latest run in `ecnews runs`."""
+    shown = ecnews("runs", database_url=db, tmp_path=tmp_path)
+    assert shown.returncode == EXIT_OK, shown.stderr
+    header, latest = shown.stdout.splitlines()[:2]
+    return latest.split()[header.split().index("held") + 1]  # "started" is two words
