@@ -48,6 +48,9 @@ class ClientDeadline:
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         if self.postgres:
             event.listen(engine, "connect", self._track)
+            # Connections pooled before now were never seen connecting: start afresh so
+            # that every connection the deadline may have to break is tracked.
+            engine.dispose()
 
     def _track(self, dbapi_connection: Any, _record: Any) -> None:
         self._connections.add(dbapi_connection)

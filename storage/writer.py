@@ -68,6 +68,9 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 REFUSED = (DataError,)
 READY = "ready"
 """The child's first message: it is importing no more, and holds an engine."""
+# A database found unavailable is tried again at most this often; batches in between fail
+# at once (a crawl closing on a dead database must not wait a connect timeout per batch).
+UNAVAILABLE_PROBE_SECONDS = 5.0
 # How often an idle writer checks that the crawl that started it is still alive.
 PARENT_POLL_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -124,8 +127,11 @@ class BatchTransactions:
         self.database = database
         self.options = options
         # Set once the database stayed unavailable through a whole retry budget: later
-        # writes try once until one succeeds again, so a dead database fails fast.
+        # writes try once (at most every UNAVAILABLE_PROBE_SECONDS) until one succeeds
+        # again, so a dead database fails fast.
         self.unavailable = False
+        self._unavailable_at = 0.0
+        self._unavailable_why = ""
         self.retries = 0
         self.split = 0
 
@@ -134,7 +140,12 @@ class BatchTransactions:
     ) -> BatchResult:
         """`write`, with what it took: retries, whether the batch was split."""
         retries, split = self.retries, self.split
-        results = self.write(records, now, replay=replay)
+        if self.unavailable and time.monotonic() - self._unavailable_at < UNAVAILABLE_PROBE_SECONDS:
+            results: list[Result] = [WriteFailed("unavailable", self._unavailable_why)] * len(
+                records
+            )
+        else:
+            results = self.write(records, now, replay=replay)
         return BatchResult(results, self.retries - retries, self.split > split)
 
     def write(self, records: Sequence[Record], now: dt.datetime, *, replay: bool) -> list[Result]:
@@ -192,6 +203,8 @@ class BatchTransactions:
                 if attempt == attempts:
                     if isinstance(error, UNAVAILABLE):
                         self.unavailable = True
+                        self._unavailable_at = time.monotonic()
+                        self._unavailable_why = brief(error)
                     raise
                 self.retries += 1
                 logger.info("Write contended (%s); retry %d", type(error).__name__, attempt)
