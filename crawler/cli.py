@@ -17,7 +17,7 @@ from crawler.commands import search as search_command
 from crawler.commands import serve as serve_command
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from crawler.settings import NEWS_CATEGORIES
-from pipelines.stats_keys import PERSIST_HELD
+from pipelines.stats_keys import PERSIST_HELD, SUSPECT_STORED
 from storage.db import (
     Database,
     ReadError,
@@ -214,6 +214,7 @@ def _runs(args: argparse.Namespace) -> int:
         "upd",
         "same",
         "held",
+        "review",
         "merged",
         "dropped",
         "errors",
@@ -236,6 +237,7 @@ def _runs(args: argparse.Namespace) -> int:
                 str(run.items_updated),
                 str(run.items_unchanged),
                 str(int((run.stats or {}).get(PERSIST_HELD, 0))),  # versions held (never worse)
+                str(int((run.stats or {}).get(SUSPECT_STORED, 0))),  # refused, stored for review
                 str(run.items_merged),
                 str(run.items_dropped),
                 str(run.errors),

@@ -55,6 +55,8 @@ class ArticleItem:
     """Raw: the ETag the site sent (for the next run's conditional request)."""
     last_modified: str | None = None
     """Raw: the Last-Modified the site sent."""
+    review_reason: str | None = None
+    """Set by pipelines/suspect.py: a page refused run after run, stored anyway for review."""
 
     # Filled by the pipelines.
     title: str | None = None

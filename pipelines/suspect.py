@@ -24,6 +24,12 @@ whatever words the listing used for it. Reasons, judged on the clean item (rules
 - ``content_holds_page``: the content container holds page furniture (headline, navigation,
   info line, breadcrumb, pagination, footer);
 - ``page_cut``: a page ends inside a multibyte character (a short Content-Length).
+
+A refusal is not permanent: each is written to ``suspect_pages`` (URL, content hash,
+runs), and the run that meets the same page with the same content for the
+``NEWS_SUSPECT_ACCEPT_AFTER_RUNS``-th time stores it, flagged for review
+(``suspect_pages.stored_at``, ``news/article/suspect_stored``, `ecnews runs`). A wrong
+rule costs a delay, never an article.
 """
 
 from __future__ import annotations
@@ -33,10 +39,16 @@ import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.exceptions import DropItem
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines import stats_keys as keys
 from pipelines.items import ArticleItem
 from pipelines.rules import headline_agrees, is_cut, text_length
+from storage.batch import content_hash
+from storage.db import get_database
+from storage.deadline import client_deadline
+from storage.models import SuspectPage
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -48,17 +60,62 @@ logger = logging.getLogger(__name__)
 REPEATS = 3
 
 
+class SuspectPageDropped(DropItem):
+    """A suspect page, not stored: the persist pipeline records the refusal."""
+
+    def __init__(self, url: str, reason: str, content_hash: str) -> None:
+        super().__init__(f"suspect page ({reason}): {url}", log_level="INFO")
+        self.url = url
+        self.reason = reason
+        self.content_hash = content_hash
+
+
+def refused_before(database_url: str) -> dict[str, tuple[str, int]]:
+    """URL -> (content hash, runs) of the pages earlier runs refused and did not store."""
+    database = get_database(database_url)
+    query = select(SuspectPage.url, SuspectPage.content_hash, SuspectPage.times).where(
+        SuspectPage.stored_at.is_(None)
+    )
+    with client_deadline(database)("the refused pages"), database.reads() as session:
+        return {url: (hash_, times) for url, hash_, times in session.execute(query)}
+
+
 class SuspectPagePipeline:
-    def __init__(self, stats: StatsCollector, *, min_body_chars: int = 40) -> None:
+    def __init__(
+        self,
+        stats: StatsCollector,
+        *,
+        min_body_chars: int = 40,
+        accept_after: int = 3,
+        database_url: str | None = None,
+    ) -> None:
         self.stats = stats
         self.min_body_chars = min_body_chars
+        self.accept_after = max(1, accept_after)
+        self.database_url = database_url
         self._bodies: dict[bytes, dict[str, str]] = {}
         """Body digest -> {URL: headline as listed} of the pages this run met it at."""
+        self._refused: dict[str, tuple[str, int]] = {}
+        """What earlier runs refused: URL -> (content hash, runs)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        return cls(crawler.stats, min_body_chars=crawler.settings.getint("NEWS_MIN_BODY_CHARS", 40))
+        settings = crawler.settings
+        return cls(
+            crawler.stats,
+            min_body_chars=settings.getint("NEWS_MIN_BODY_CHARS", 40),
+            accept_after=settings.getint("NEWS_SUSPECT_ACCEPT_AFTER_RUNS", 3),
+            database_url=settings.get("DATABASE_URL"),
+        )
+
+    def open_spider(self) -> None:
+        if not self.database_url:
+            return
+        try:
+            self._refused = refused_before(self.database_url)
+        except SQLAlchemyError as error:  # refusals then start counting afresh
+            logger.warning("Could not read the pages earlier runs refused: %s", error)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -66,10 +123,23 @@ class SuspectPagePipeline:
         reason = self.suspicion(item)
         if reason is None:
             return item
+        digest = content_hash(item.body or "")
+        hash_, runs = self._refused.get(item.url, ("", 0))
+        if hash_ == digest and runs + 1 >= self.accept_after:
+            item.review_reason = reason
+            self.stats.inc_value(keys.SUSPECT_STORED)
+            logger.warning(
+                "Suspect page %s (%s) refused by %d runs with the same content: stored,"
+                " flagged for review (suspect_pages)",
+                item.url,
+                reason,
+                runs,
+            )
+            return item
         self.stats.inc_value(keys.SUSPECT)
         self.stats.inc_value(f"{keys.SUSPECT_BY}{reason}")
         logger.warning("Suspect page %s (%s): not stored, fetched again next run", item.url, reason)
-        raise DropItem(f"suspect page ({reason}): {item.url}", log_level="INFO")
+        raise SuspectPageDropped(item.url, reason, digest)
 
     def _built_as_article(self, item: ArticleItem) -> bool:
         """The page's own structure: a headline, an info line, a body of article length."""

@@ -46,6 +46,7 @@ from storage.models import (
     Page,
     Revision,
     Source,
+    SuspectPage,
 )
 from storage.records import (
     ArticleRecord,
@@ -53,6 +54,7 @@ from storage.records import (
     ListingRecord,
     PageStatusRecord,
     Record,
+    SuspectRecord,
     WalkRecord,
 )
 from storage.search import index_articles
@@ -216,6 +218,7 @@ class BatchWriter:
             self._record_pages(pages, now, held)
         if touched:
             self._link_listed_categories(touched)
+        self._suspects(records, now)
         for record in records:
             if isinstance(record, ForgetLinksRecord):
                 self._forget(record)
@@ -344,6 +347,40 @@ class BatchWriter:
                 Listing.url.not_in(select(ArticleUrl.url)),
             )
         )
+
+    # -- suspect pages ----------------------------------------------------------------
+
+    def _suspects(self, records: Sequence[Record], now: dt.datetime) -> None:
+        """Count refusals per page and content; mark pages stored in spite of the rules."""
+        for record in records:
+            if isinstance(record, SuspectRecord):
+                self._refused(record)
+            elif isinstance(record, ArticleRecord) and record.review:
+                row = self.session.get(SuspectPage, record.url)
+                if row is not None:
+                    row.stored_at = record.at or now
+
+    def _refused(self, record: SuspectRecord) -> None:
+        row = self.session.get(SuspectPage, record.url)
+        if row is None:
+            self.session.add(
+                SuspectPage(
+                    url=record.url,
+                    content_hash=record.content_hash,
+                    reason=record.reason,
+                    times=1,
+                    first_at=record.at,
+                    last_at=record.at,
+                )
+            )
+        elif row.content_hash == record.content_hash:
+            row.times += 1
+            row.last_at = record.at
+        else:  # other content: the count starts again
+            row.content_hash, row.reason, row.times = record.content_hash, record.reason, 1
+            row.first_at = row.last_at = record.at
+            row.stored_at = None
+        self.session.flush()
 
     # -- pages ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ __all__ = [
     "ListingRecord",
     "PageStatusRecord",
     "Record",
+    "SuspectRecord",
     "WalkRecord",
     "from_json",
     "record_url",
@@ -46,6 +47,8 @@ class ArticleRecord:
     etag: str | None = None
     last_modified: str | None = None
     at: dt.datetime | None = None
+    review: str | None = None
+    """Stored although the suspect rules refuse it (why): flagged for review."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,24 @@ class ForgetLinksRecord:
     at: dt.datetime
 
 
-Record = ArticleRecord | ListingRecord | PageStatusRecord | WalkRecord | ForgetLinksRecord
+@dataclass(frozen=True, slots=True)
+class SuspectRecord:
+    """The suspect rules refused this page, with this content, in this run."""
+
+    url: str
+    content_hash: str
+    reason: str
+    at: dt.datetime
+
+
+Record = (
+    ArticleRecord
+    | ListingRecord
+    | PageStatusRecord
+    | WalkRecord
+    | ForgetLinksRecord
+    | SuspectRecord
+)
 
 _KINDS: dict[str, type[Any]] = {
     "article": ArticleRecord,
@@ -94,6 +114,7 @@ _KINDS: dict[str, type[Any]] = {
     "status": PageStatusRecord,
     "walk": WalkRecord,
     "forget": ForgetLinksRecord,
+    "suspect": SuspectRecord,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 
