@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -57,6 +58,14 @@ def _session_processes() -> dict[int, str]:
         for pid, command in processes_with(SESSION_ENV, os.environ[SESSION_ENV]).items()
         if "resource_tracker" not in command
     }
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_here() -> Iterator[None]:
+    """Collect the test's garbage at its end: a file or socket it left open raises its
+    ResourceWarning in this test, not in whichever later test the GC happens to run in."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
