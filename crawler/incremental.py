@@ -9,23 +9,45 @@ take SQLite's write lock from the writer process).
 
 Each listing page is judged before its ListingItem is yielded, so "known" always means
 known to an earlier run.
+
+Every read runs under the client-side deadline (``storage/deadline.py``): a database that
+stops answering fails the read instead of hanging the reactor. The first failed read
+closes the crawl (``database_unavailable``, exit 1) and every later one fails at once, so
+a dead database costs one deadline, not one per listing page.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from pipelines.rules import parse_day
 from storage.db import DatabaseOptions, get_database
+from storage.deadline import client_deadline
 from storage.repository import Repository
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from scrapy.crawler import Crawler
+    from sqlalchemy.orm import Session
 
     from storage.db import Database
 
+logger = logging.getLogger(__name__)
+
 MODES = ("incremental", "full")
+DATABASE_UNAVAILABLE = "database_unavailable"
+"""The finish reason of a crawl closed because it could not read what earlier runs stored."""
+
+
+class MemoryUnavailable(Exception):
+    """What earlier runs stored cannot be read: the crawl is closing."""
 
 
 @dataclass(slots=True)
@@ -42,33 +64,66 @@ class PagePlan:
 
 
 class ListingMemory:
-    def __init__(self, database_url: str, mode: str, options: DatabaseOptions) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        mode: str,
+        options: DatabaseOptions,
+        crawler: Crawler | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.database_url = database_url
         self.options = options
         self.mode = mode
+        self.crawler = crawler
+        self.unavailable: str | None = None
+        """Why a read failed; set once, and every later read fails at once."""
+        self._closing: asyncio.Future[None] | None = None
         self._pending: dict[str, set[str]] = {}
         """Per category: links listed by earlier runs and still unresolved."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, mode: str) -> Self:
         settings = crawler.settings
-        return cls(settings["DATABASE_URL"], mode, DatabaseOptions.from_settings(settings))
+        return cls(settings["DATABASE_URL"], mode, DatabaseOptions.from_settings(settings), crawler)
 
     @property
     def database(self) -> Database:
         return get_database(self.database_url, self.options)
 
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[Session]:
+        if self.unavailable is not None:
+            raise MemoryUnavailable(self.unavailable)
+        database = self.database
+        try:
+            with client_deadline(database)(what), database.reads() as session:
+                yield session
+        except SQLAlchemyError as error:
+            self.unavailable = f"cannot read the database ({type(error).__name__})"
+            logger.error("Closing the crawl: %s while reading %s", self.unavailable, what)
+            self._close_crawl()
+            raise MemoryUnavailable(self.unavailable) from error
+
+    def _close_crawl(self) -> None:
+        if self.crawler is None:
+            return
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            self._closing = asyncio.ensure_future(
+                engine.close_spider_async(reason=DATABASE_UNAVAILABLE)
+            )
+
     def walk_resumable(self, slug: str) -> bool:
         """Whether the previous walk of `slug` ended properly (so this one may stop early)."""
-        with self.database.reads() as session:
+        with self._reading(f"the walk state of {slug}") as session:
             return Repository(session).walk_resumable(slug)
 
     def plan(self, slug: str, links: list[tuple[str, str | None]], *, resumable: bool) -> PagePlan:
         """Judge one listing page's (URL, listing date as shown) links."""
         urls = [url for url, _ in links]
-        with self.database.reads() as session:
+        with self._reading(f"the known links of {slug}") as session:
             repository = Repository(session)
             if self.mode == "full":
                 return PagePlan(urls, validators=repository.validators(urls))

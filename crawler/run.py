@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -22,12 +23,13 @@ from crawler import distributed
 from crawler import stats_keys as keys
 from crawler.console import CrawlConsole
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from crawler.hardstop import HardStop
 from crawler.monitors import UNREACHABLE
 from crawler.preflight import site_unreachable, site_url_problem
 from crawler.runs import CrawlRunRecorder
 from crawler.spiders.news import NewsSpider
 from crawler.unrecorded import remember
-from storage.db import DatabaseOptions
+from storage.db import DatabaseOptions, get_database
 from storage.preflight import unreachable, unwritable, url_problem
 
 if TYPE_CHECKING:
@@ -247,6 +249,9 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
     crawler = process.create_crawler(NewsSpider)
     # Scrapy installs its terminal handler anew once the crawler's settings are applied.
     crawler.signals.connect(console.install, signal=signals.engine_started)
+    # Scrapy's signal handlers are in place once the reactor runs: ours go in front.
+    hard_stop = HardStop(settings.getfloat("DOWNLOAD_TIMEOUT"))
+    crawler.signals.connect(hard_stop.install, signal=signals.engine_started)
     try:
         process.crawl(crawler, **spider_args)
     except ValueError as error:
@@ -272,6 +277,8 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
         except SQLAlchemyError as error:
             # The verdict still reaches cron; the next run marks this row as killed.
             problems = [*problems, f"the run could not be recorded: {error}"]
+    if not problems:
+        _checkpoint(settings["DATABASE_URL"], DatabaseOptions.from_settings(settings))
     if problems:
         for problem in problems:
             _, _, reason_text = problem.partition(UNREACHABLE)
@@ -281,3 +288,22 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
                 logger.error("Crawl failed: %s", problem)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _checkpoint(database_url: str, options: DatabaseOptions) -> None:
+    """Move a SQLite database's write-ahead log into its main file, so the file alone (a
+    backup by `cp`) holds the crawl's data. A reader still open may keep part of the
+    log there: the next crawl's checkpoint takes it."""
+    database = get_database(database_url, options)
+    if database.dialect != "sqlite":
+        return
+    connection = database.engine.raw_connection()
+    try:
+        busy, _, _ = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as error:
+        logger.warning("Could not checkpoint the database's write-ahead log: %s", error)
+        return
+    finally:
+        connection.close()
+    if busy:
+        logger.info("A reader kept part of the write-ahead log; the next crawl moves it")

@@ -1,8 +1,15 @@
-"""Records each crawl in the crawl_runs table: start, end, mode, counts, status."""
+"""Records each crawl in the crawl_runs table: start, end, mode, counts, status.
+
+Every database wait runs under the client-side deadline (``storage/deadline.py``). A run
+whose end cannot be written (the database gone) keeps it beside the spool; the next run
+writes it onto the row before it starts, so the row says ``failed`` and why, not
+``running`` (or ``killed``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -16,9 +23,13 @@ from crawler import stats_keys as keys
 from crawler.unrecorded import add_remembered
 from pipelines import stats_keys as item_keys
 from storage.db import DatabaseOptions, get_database
+from storage.deadline import client_deadline
 from storage.models import CrawlRun
+from storage.spool import Spool
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -88,10 +99,19 @@ class CrawlRunRecorder:
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         return recorder
 
+    def _unclosed_path(self) -> Path | None:
+        if not self.spool_dir:
+            return None
+        spool = Spool(self.spool_dir, self.database_url)  # the spool's per-database key
+        return spool.path.with_name(f"{spool.path.stem}.unclosed-runs.jsonl")
+
     def spider_opened(self, spider: Spider) -> None:
         database = get_database(self.database_url, self.options)
         remembered = None
-        with database.sessions.begin() as session:
+        unclosed = self._unclosed_path()
+        with client_deadline(database)("opening the run"), database.sessions.begin() as session:
+            if unclosed is not None:
+                _close_unclosed(session, unclosed)
             self._close_dead_runs(session)
             if self.spool_dir:  # runs that ended before they could write their row
                 remembered = add_remembered(session, self.spool_dir, self.database_url)
@@ -106,6 +126,8 @@ class CrawlRunRecorder:
             self.run_id = run.id
         if remembered is not None:
             remembered.unlink(missing_ok=True)
+        if unclosed is not None:
+            unclosed.unlink(missing_ok=True)
         self.stats.set_value(keys.RUN_ID, self.run_id)
 
     @staticmethod
@@ -126,7 +148,7 @@ class CrawlRunRecorder:
             self.finish(reason)
         except SQLAlchemyError:
             # The database is down at the end of the run: the monitors report it, and
-            # the next run marks this row as killed.
+            # the next run writes the end kept beside the spool.
             logger.exception("Could not record the end of crawl run %s", self.run_id)
 
     def finish(self, reason: str, *, status: str | None = None, why: str | None = None) -> None:
@@ -141,16 +163,49 @@ class CrawlRunRecorder:
                 else ("interrupted" if reason == "shutdown" else "failed")
             )
             why = None if status == "ok" else reason
+        values = {
+            "finished_at": dt.datetime.now(dt.UTC),
+            "status": status,
+            "reason": why,
+            "stats": _jsonable(stats),
+            **run_counts(stats),
+        }
         database = get_database(self.database_url, self.options)
-        with database.sessions.begin() as session:
-            session.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
-                .values(
-                    finished_at=dt.datetime.now(dt.UTC),
-                    status=status,
-                    reason=why,
-                    stats=_jsonable(stats),
-                    **run_counts(stats),
-                )
-            )
+        try:
+            with (
+                client_deadline(database)("recording the run's end"),
+                database.sessions.begin() as session,
+            ):
+                session.execute(update(CrawlRun).where(CrawlRun.id == self.run_id).values(values))
+        except SQLAlchemyError:
+            self._keep_unclosed(values)
+            raise
+
+    def _keep_unclosed(self, values: dict[str, Any]) -> None:
+        """Keep the run's end for the next run to write (never raises: the log says why)."""
+        path = self._unclosed_path()
+        if path is None:
+            return
+        entry = {**values, "id": self.run_id, "finished_at": values["finished_at"].isoformat()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(entry, sort_keys=True) + "\n")
+        except OSError:
+            logger.warning("Could not keep the end of run %s in %s", self.run_id, path)
+
+
+def _close_unclosed(session: Session, path: Path) -> None:
+    """Write the ends of runs that could not write them (the last one kept wins)."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            run_id = int(entry.pop("id"))
+            entry["finished_at"] = dt.datetime.fromisoformat(entry["finished_at"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line
+        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(entry))

@@ -245,6 +245,9 @@ NEWS_MAX_FAILED_PAGES = 0
 # counts as failed; judged from NEWS_MIN_SUSPECT_PAGES such pages (one stray empty page is
 # fetched again by the next run, and says nothing about the site).
 NEWS_MAX_SUSPECT_RATIO = 0.1
+# The run that meets a page the suspect rules refused this many times (counting this run),
+# with the same content each time, stores it and flags it for review (suspect_pages).
+NEWS_SUSPECT_ACCEPT_AFTER_RUNS = 3
 NEWS_MIN_SUSPECT_PAGES = 2
 # Share of responses that may be 5xx/429 (retried or not) before the run counts as failed.
 NEWS_MAX_ERROR_RESPONSE_RATIO = 0.2

@@ -58,6 +58,8 @@ class ArticleItem:
     revision_reason: str | None = None
     """Why a changed article is revised: None for a crawl, ``reextract`` for a replay of
     the archive (crawler/archive/replay.py)."""
+    review_reason: str | None = None
+    """Set by pipelines/suspect.py: a page refused run after run, stored anyway for review."""
 
     # Filled by the pipelines.
     title: str | None = None

@@ -25,6 +25,8 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any, Self
 
+from scrapy import signals
+
 from pipelines import stats_keys as keys
 from pipelines.items import (
     ArticleItem,
@@ -35,6 +37,7 @@ from pipelines.items import (
     WalkStartedItem,
 )
 from pipelines.rules import parse_day
+from pipelines.suspect import SuspectPageDropped
 from storage.batch import Outcome
 from storage.db import DatabaseOptions, get_database
 from storage.records import (
@@ -43,6 +46,7 @@ from storage.records import (
     ListingRecord,
     PageStatusRecord,
     Record,
+    SuspectRecord,
     WalkRecord,
     from_json,
     record_url,
@@ -90,6 +94,7 @@ def to_record(item: Any, at: dt.datetime) -> Record | None:  # noqa: PLR0911  # 
             last_modified=item.last_modified,
             revision_reason=item.revision_reason,
             at=at,
+            review=item.review_reason,
         )
     if isinstance(item, ListingItem):
         links = tuple((url, parse_day(raw)) for url, raw in item.links)
@@ -134,6 +139,12 @@ class PersistPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        pipeline = cls._build(crawler)
+        crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        return pipeline
+
+    @classmethod
+    def _build(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
         settings = crawler.settings
         return cls(
@@ -202,6 +213,15 @@ class PersistPipeline:
                     record_url(record),
                 )
         return item
+
+    def item_dropped(self, item: Any, exception: BaseException, **_: Any) -> None:
+        """A suspect page's refusal is written (counted per page and content)."""
+        if not isinstance(exception, SuspectPageDropped) or self.writer is None:
+            return
+        record = SuspectRecord(exception.url, exception.content_hash, exception.reason, now())
+        written: asyncio.Future[Result] = asyncio.get_event_loop().create_future()
+        self._pending.append((record, written))
+        self._flush()
 
     # -- batches ----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from storage.models import (
     Page,
     Revision,
     Source,
+    SuspectPage,
 )
 from storage.records import (
     ArticleRecord,
@@ -53,6 +54,7 @@ from storage.records import (
     ListingRecord,
     PageStatusRecord,
     Record,
+    SuspectRecord,
     WalkRecord,
 )
 from storage.search import index_articles
@@ -208,9 +210,15 @@ class BatchWriter:
             index_articles(self.session, self._changed)
         pages = [r for r in records if isinstance(r, ArticleRecord | PageStatusRecord)]
         if pages:
-            self._record_pages(pages, now)
+            held = {
+                record.url
+                for record, outcome in zip(records, outcomes, strict=True)
+                if outcome is Outcome.HELD and isinstance(record, ArticleRecord)
+            }
+            self._record_pages(pages, now, held)
         if touched:
             self._link_listed_categories(touched)
+        self._suspects(records, now)
         for record in records:
             if isinstance(record, ForgetLinksRecord):
                 self._forget(record)
@@ -340,16 +348,54 @@ class BatchWriter:
             )
         )
 
+    # -- suspect pages ----------------------------------------------------------------
+
+    def _suspects(self, records: Sequence[Record], now: dt.datetime) -> None:
+        """Count refusals per page and content; mark pages stored in spite of the rules."""
+        for record in records:
+            if isinstance(record, SuspectRecord):
+                self._refused(record)
+            elif isinstance(record, ArticleRecord) and record.review:
+                row = self.session.get(SuspectPage, record.url)
+                if row is not None:
+                    row.stored_at = record.at or now
+
+    def _refused(self, record: SuspectRecord) -> None:
+        row = self.session.get(SuspectPage, record.url)
+        if row is None:
+            self.session.add(
+                SuspectPage(
+                    url=record.url,
+                    content_hash=record.content_hash,
+                    reason=record.reason,
+                    times=1,
+                    first_at=record.at,
+                    last_at=record.at,
+                )
+            )
+        elif row.content_hash == record.content_hash:
+            row.times += 1
+            row.last_at = record.at
+        else:  # other content: the count starts again
+            row.content_hash, row.reason, row.times = record.content_hash, record.reason, 1
+            row.first_at = row.last_at = record.at
+            row.stored_at = None
+        self.session.flush()
+
     # -- pages ------------------------------------------------------------------------
 
     def _record_pages(
-        self, records: list[ArticleRecord | PageStatusRecord], now: dt.datetime
+        self, records: list[ArticleRecord | PageStatusRecord], now: dt.datetime, held: set[str]
     ) -> None:
+        """The pages' status and validators. A page whose version is held keeps none: the
+        next fetch is unconditional, so a 304 cannot hide the held version from it."""
         rows: dict[str, dict[str, Any]] = {}
         not_modified: dict[str, dt.datetime] = {}
         for record in records:
             at = record.at or now
-            if isinstance(record, ArticleRecord):
+            if isinstance(record, ArticleRecord) and record.url in held:
+                rows[record.url] = _page(record.url, 200, None, None, at)
+            elif isinstance(record, ArticleRecord):
                 rows[record.url] = _page(record.url, 200, record.etag, record.last_modified, at)
             elif record.status == 304:
                 not_modified[record.url] = at

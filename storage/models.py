@@ -219,6 +219,26 @@ class HeldChange(Base):
     """How many times the site served it."""
 
 
+class SuspectPage(Base):
+    """A page the suspect rules refused, run after run, with the same content. After
+    ``NEWS_SUSPECT_ACCEPT_AFTER_RUNS`` such runs it is stored anyway and flagged for
+    review (``stored_at``): a wrong rule costs a delay, never an article
+    (pipelines/suspect.py)."""
+
+    __tablename__ = "suspect_pages"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    """content_hash of the refused body; another body starts the count again."""
+    reason: Mapped[str] = mapped_column(String(64))
+    times: Mapped[int] = mapped_column(Integer)
+    """How many runs refused this content."""
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Set when it was stored in spite of the rules: to be reviewed."""
+
+
 class CrawlRun(Base):
     """One run of the crawl: what it did and how it ended."""
 

@@ -18,6 +18,7 @@ __all__ = [
     "ListingRecord",
     "PageStatusRecord",
     "Record",
+    "SuspectRecord",
     "WalkRecord",
     "from_json",
     "record_url",
@@ -48,6 +49,8 @@ class ArticleRecord:
     revision_reason: str | None = None
     """Kept on the revision this record causes: None for a crawl, ``reextract``…"""
     at: dt.datetime | None = None
+    review: str | None = None
+    """Stored although the suspect rules refuse it (why): flagged for review."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,24 @@ class ForgetLinksRecord:
     at: dt.datetime
 
 
-Record = ArticleRecord | ListingRecord | PageStatusRecord | WalkRecord | ForgetLinksRecord
+@dataclass(frozen=True, slots=True)
+class SuspectRecord:
+    """The suspect rules refused this page, with this content, in this run."""
+
+    url: str
+    content_hash: str
+    reason: str
+    at: dt.datetime
+
+
+Record = (
+    ArticleRecord
+    | ListingRecord
+    | PageStatusRecord
+    | WalkRecord
+    | ForgetLinksRecord
+    | SuspectRecord
+)
 
 _KINDS: dict[str, type[Any]] = {
     "article": ArticleRecord,
@@ -96,6 +116,7 @@ _KINDS: dict[str, type[Any]] = {
     "status": PageStatusRecord,
     "walk": WalkRecord,
     "forget": ForgetLinksRecord,
+    "suspect": SuspectRecord,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 

@@ -16,18 +16,25 @@ on a refusal, it is written record by record so that one bad record does not sin
 others. If the process dies, or no batch completes for ``stall_timeout`` seconds while
 work is pending, every pending future fails with ``WriterGone`` (a stalled process is
 killed first): nothing waits forever.
+
+The child never outlives the crawl: the kernel kills it when the crawl dies
+(``PR_SET_PDEATHSIG``), and it also compares its parent with the crawl's pid, given to it
+at start, so a crawl that died before the child could ask the kernel is noticed too. It
+never holds the crawl's stdio (a dead crawl's pipe must reach EOF): its stdin, stdout and
+stderr point at /dev/null, and it logs through the reply queue to the crawl's handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import queue
 import signal
-import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -39,6 +46,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 
 from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
 from storage.db import DEFAULT_OPTIONS, Database, DatabaseOptions, redacted
+from storage.deadline import break_socket
 from storage.models import ArticleUrl, Page
 from storage.records import ArticleRecord, PageStatusRecord, Record
 
@@ -60,8 +68,12 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 REFUSED = (DataError,)
 READY = "ready"
 """The child's first message: it is importing no more, and holds an engine."""
+# A database found unavailable is tried again at most this often; batches in between fail
+# at once (a crawl closing on a dead database must not wait a connect timeout per batch).
+UNAVAILABLE_PROBE_SECONDS = 5.0
 # How often an idle writer checks that the crawl that started it is still alive.
 PARENT_POLL_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +132,11 @@ class BatchTransactions:
         self.database = database
         self.options = options
         # Set once the database stayed unavailable through a whole retry budget: later
-        # writes try once until one succeeds again, so a dead database fails fast.
+        # writes try once (at most every UNAVAILABLE_PROBE_SECONDS) until one succeeds
+        # again, so a dead database fails fast.
         self.unavailable = False
+        self._unavailable_at = 0.0
+        self._unavailable_why = ""
         self.retries = 0
         self.split = 0
 
@@ -130,7 +145,12 @@ class BatchTransactions:
     ) -> BatchResult:
         """`write`, with what it took: retries, whether the batch was split."""
         retries, split = self.retries, self.split
-        results = self.write(records, now, replay=replay)
+        if self.unavailable and time.monotonic() - self._unavailable_at < UNAVAILABLE_PROBE_SECONDS:
+            results: list[Result] = [WriteFailed("unavailable", self._unavailable_why)] * len(
+                records
+            )
+        else:
+            results = self.write(records, now, replay=replay)
         return BatchResult(results, self.retries - retries, self.split > split)
 
     def write(self, records: Sequence[Record], now: dt.datetime, *, replay: bool) -> list[Result]:
@@ -191,6 +211,8 @@ class BatchTransactions:
                 if attempt == attempts:
                     if isinstance(error, UNAVAILABLE):
                         self.unavailable = True
+                        self._unavailable_at = time.monotonic()
+                        self._unavailable_why = brief(error)
                     raise
                 self.retries += 1
                 logger.info("Write contended (%s); retry %d", type(error).__name__, attempt)
@@ -228,8 +250,24 @@ def _deadline(session: Session, seconds: float) -> Iterator[None]:
 
 def _break_connection(fd: int, seconds: float) -> None:
     logger.warning("No answer from PostgreSQL for %d s: breaking the connection", seconds)
-    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as stuck:
-        stuck.shutdown(socket.SHUT_RDWR)
+    break_socket(fd)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when the crawl dies; exit now if it has."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the poll loop checks
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died before prctl: nobody would send the signal
+        os._exit(0)
+
+
+def _release_stdio() -> None:
+    """Point stdin, stdout and stderr at /dev/null: the crawl's pipes are the crawl's."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _serve(
@@ -238,17 +276,25 @@ def _serve(
     requests: Queue[Any],
     replies: Queue[Any],
     log_level: int,
+    *,
+    parent: int,
 ) -> None:
     """The child's main loop: a batch in, its results out, until None arrives."""
+    _die_with(parent)
+    _release_stdio()
     # Ctrl-C reaches the whole process group: the crawl decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=log_level, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
-
-    database = Database(url, migrate=False, options=options.database)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(replies)]
+    root.setLevel(log_level)
+    try:
+        database = Database(url, migrate=False, options=options.database)
+    except Exception:
+        logger.exception("The writer process could not open the database")
+        raise
     writer = BatchTransactions(database, options)
     replies.put(READY)
-    parent = os.getppid()
     try:
         while True:
             try:
@@ -300,6 +346,7 @@ class WriterProcess:
                 self._replies,
                 logging.getLogger().getEffectiveLevel(),
             ),
+            kwargs={"parent": os.getpid()},
             name="ecnews-writer",
             daemon=True,
         )
@@ -370,6 +417,9 @@ class WriterProcess:
                     return
                 continue
             if message == READY:
+                continue
+            if isinstance(message, logging.LogRecord):  # the child's log, to our handlers
+                logging.getLogger(message.name).handle(message)
                 continue
             batch_id, results = message
             with self._lock:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,62 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "tests" / "fixtures" / "site"
 POSTGRES_ENV = "ECNEWS_TEST_POSTGRES_URL"
+# Every process this test session starts inherits this variable, orphans included: how
+# `no_process_left_behind` finds them after their parent is gone.
+SESSION_ENV = "ECNEWS_TEST_SESSION"
+os.environ.setdefault(SESSION_ENV, uuid.uuid4().hex)
+# A child orphaned while still importing notices only once its imports are done: slow
+# under load.
+LEFTOVER_GRACE_SECONDS = 10.0
+
+
+def processes_with(name: str, value: str) -> dict[int, str]:
+    """Live processes (pid → command line) whose environment holds name=value."""
+    marker = f"{name}={value}".encode()
+    found: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = Path(entry.path, "environ").read_bytes()  # empty for a zombie
+            command = Path(entry.path, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found[int(entry.name)] = command.replace(b"\0", b" ").decode(errors="replace")
+    return found
+
+
+def _session_processes() -> dict[int, str]:
+    # multiprocessing's resource tracker lives as long as this process, by design.
+    return {
+        pid: command
+        for pid, command in processes_with(SESSION_ENV, os.environ[SESSION_ENV]).items()
+        if "resource_tracker" not in command
+    }
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_here() -> Iterator[None]:
+    """Collect the test's garbage at its end: a file or socket it left open raises its
+    ResourceWarning in this test, not in whichever later test the GC happens to run in."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail a test that leaves a process of its own running (killing what it left)."""
+    before = set(_session_processes())
+    yield
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    while left := {p: c for p, c in _session_processes().items() if p not in before}:
+        if time.monotonic() > deadline:
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"processes left behind: {left}")
+        time.sleep(0.1)
 
 
 def project_settings(**overrides: Any) -> dict[str, Any]:

@@ -275,3 +275,41 @@ def test_urls_listed_under_different_headlines_are_never_merged(db: Database) ->
         titles = set(session.scalars(select(ArticleUrl.listing_title)))
     assert titles == {TITLE, "报告：超六成中小电商商家已在经营中使用AI工具"}
     assert count(db, Article) == 3
+
+
+# -- what real sites do is never refused -------------------------------------------------
+
+REWORDED = "平台压实直播带货责任，新规明确三类义务"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # A two-sentence flash: no date on the page, the listing dates it.
+        {"body": "快讯：某平台发布新规。细则下月起施行。", "listing_date_raw": "2025-08-22"},
+        # The listing shortened the headline to a few words of its own.
+        {"listing_title": "直播新规", "listing_text": "直播新规", "info_parts": ["来源：测试网"]},
+        # The listing reworded it.
+        {"listing_title": REWORDED, "listing_text": REWORDED, "published_raw": "2025-08-22"},
+    ],
+    ids=["short-flash-dated-on-listing", "listing-headline-shortened", "listing-reworded"],
+)
+def test_real_pages_are_taken(suspect: SuspectPagePipeline, fields: dict[str, object]) -> None:
+    item = _item(**fields)
+    assert suspect.process_item(item) is item
+    assert not suspect.stats.get_value("news/article/suspect")
+
+
+def test_a_syndicated_body_keeps_every_copy(suspect: SuspectPagePipeline) -> None:
+    """The same body under three headlines, each page with its own <h1>: all are taken,
+    whichever order they are fetched in (the first published is often fetched last)."""
+    headlines = [TITLE, "报告：超六成中小电商商家已在经营中使用AI工具", REWORDED]
+    for n, headline in enumerate(headlines):
+        copy = _item(
+            f"{SITE}/news/zcfg/2025/0722/{2006 + n}.html",
+            listing_title=headline,
+            listing_text=headline,
+            title_raw=headline,
+            title=headline,
+        )
+        assert suspect.process_item(copy) is copy

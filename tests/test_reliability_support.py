@@ -131,6 +131,8 @@ class TcpProxy:
         self._stopping = False
         self.port = 0
         self.refused = 0
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def __enter__(self) -> Self:
         self.up()
@@ -150,8 +152,15 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
         self._thread.start()
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def down(self) -> None:
         """Close the listening socket (new connections are refused) and reset live ones."""
+        self.thaw()  # a frozen pump would never notice its sockets are gone
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
@@ -193,12 +202,15 @@ class TcpProxy:
             with self._lock:
                 self._pairs.append((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=_pump, args=(source, sink, self._flowing), daemon=True
+                ).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := source.recv(65536):
+            flowing.wait()
             sink.sendall(data)
     except OSError:
         pass

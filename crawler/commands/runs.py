@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from crawler.commands.reading import positive, reading
 from crawler.exitcodes import EXIT_OK
+from pipelines.stats_keys import PERSIST_HELD, SUSPECT_STORED
 from storage.models import CrawlRun
 from storage.zone import SITE_TZ
 
@@ -27,6 +28,8 @@ HEADER = (
     "merged",
     "dropped",
     "errors",
+    "held",
+    "review",
     "reason",
 )
 REASON_WIDTH = 60
@@ -80,5 +83,7 @@ def _row(run: CrawlRun, tz: ZoneInfo) -> tuple[str, ...]:
         str(run.items_merged),
         str(run.items_dropped),
         str(run.errors),
+        str(int((run.stats or {}).get(PERSIST_HELD, 0))),  # versions held (never worse)
+        str(int((run.stats or {}).get(SUSPECT_STORED, 0))),  # refused, stored for review
         (run.reason or "")[:REASON_WIDTH],
     )
