@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/scaleout.py
 	$(BIN)/python benchmarks/bench_search.py
 
 clean:
