@@ -229,8 +229,12 @@ def _serve(
     requests: Queue[Any],
     replies: Queue[Any],
     log_level: int,
+    *,
+    parent: int,
 ) -> None:
-    """The child's main loop: a batch in, its results out, until None arrives."""
+    """The child's main loop: a batch in, its results out, until None arrives, or until
+    ``parent`` (the crawl's pid, passed in: the crawl may be killed before we get here)
+    is gone."""
     # Ctrl-C reaches the whole process group: the crawl decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -239,7 +243,6 @@ def _serve(
     database = Database(url, migrate=False)
     writer = BatchTransactions(database, options)
     replies.put(READY)
-    parent = os.getppid()
     try:
         while True:
             try:
@@ -291,6 +294,7 @@ class WriterProcess:
                 self._replies,
                 logging.getLogger().getEffectiveLevel(),
             ),
+            kwargs={"parent": os.getpid()},
             name="ecnews-writer",
             daemon=True,
         )
