@@ -337,8 +337,8 @@ def report(rounds: dict[int, list[Round]], args: argparse.Namespace, site: dict[
         f"(cgroup v1 cpu); {os.cpu_count()} cores; median of {args.repeats} (min-max)"
     )
     columns = (
-        f"  {'workers':8} {'pages/s':20} {'speed-up':20} {'workers CPU':12} "
-        f"{'throttled':10} {'empty':6} {'Redis':8} {'PostgreSQL':11} {'site server':11}"
+        f"  {'workers':8} {'pages/s':20} {'speed-up':20} {'workers CPU':17} "
+        f"{'throttled':16} {'empty':14} {'Redis':17} {'PostgreSQL':17} {'site server'}"
     )
     lines = [header, columns]
     for count in counts:
@@ -351,12 +351,12 @@ def report(rounds: dict[int, list[Round]], args: argparse.Namespace, site: dict[
         lines.append(
             f"  {count:<8} {spread([r.pages_per_s for r in runs]):20} "
             f"{spread(ups, '{:.2f}x'):20} "
-            f"{cores([r.worker_cpu / r.seconds for r in runs]):12} "
-            f"{spread([r.throttled for r in runs], '{:.0f}s'):10} "
-            f"{spread([100 * r.frontier_empty for r in runs], '{:.0f}%'):6} "
+            f"{cores([r.worker_cpu / r.seconds for r in runs]):17} "
+            f"{spread([r.throttled for r in runs], '{:.0f}s'):16} "
+            f"{spread([100 * r.frontier_empty for r in runs], '{:.0f}%'):14} "
             + " ".join(
                 f"{cores([r.services[name] / r.seconds for r in runs]):{width}}"
-                for name, width in (("redis", 8), ("postgresql", 11), ("site server", 11))
+                for name, width in (("redis", 17), ("postgresql", 17), ("site server", 0))
             )
         )
     lines.append(
