@@ -44,6 +44,7 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy --strict
 
 bench: $(STAMP) ## the benchmarks of the README (several minutes)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/scaleout.py
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_archive.py
 

@@ -3,7 +3,9 @@
 The benchmark runs each crawl in a child process at LOG_LEVEL=WARNING (Scrapy's stats dump
 is INFO); ``-s STATS_CLASS=benchmarks.statsfile.JsonFileStatsCollector -s
 BENCH_STATS_FILE=path`` gets the stats back without changing what the crawl does. The file
-is written at close, after CoreStats has set ``elapsed_time_seconds``.
+is written at close, after CoreStats has set ``elapsed_time_seconds``; with the moment
+the last response arrived (``bench/last_response_at``, epoch seconds), which tells a
+distributed worker's work from its wait for the round to end.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import contextlib
 import datetime as dt
 import json
 import resource
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.statscollectors import MemoryStatsCollector
 
 if TYPE_CHECKING:
@@ -36,6 +40,11 @@ class JsonFileStatsCollector(MemoryStatsCollector):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.path = crawler.settings.get("BENCH_STATS_FILE")
+        self.last_response_at = 0.0
+        crawler.signals.connect(self._response_received, signal=signals.response_received)
+
+    def _response_received(self) -> None:
+        self.last_response_at = time.time()
 
     def _persist_stats(self, stats: dict[str, Any]) -> None:
         super()._persist_stats(stats)
@@ -47,4 +56,5 @@ class JsonFileStatsCollector(MemoryStatsCollector):
             if isinstance(value, int | float | str | dt.datetime)
         }
         record["bench/peak_rss_kib"] = peak_rss_kib()
+        record["bench/last_response_at"] = self.last_response_at
         Path(self.path).write_text(json.dumps(record), "utf-8")

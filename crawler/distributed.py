@@ -12,12 +12,19 @@ Redis keys (prefix `ecnews:<spider>`):
     :mode             the round's crawl mode (incremental / full)
     :requests         the shared request queue (a sorted set, by priority)
     :dupefilter:<n>   fingerprints of round n (expire ROUND_TTL after the round starts)
+    :round:<n>:workers  ids of the workers that joined round n
+    :round:<n>:busy:<id>  set while worker <id> has work in flight (pages being fetched or
+                      parsed, items waiting for their batch, a listing's next page held
+                      back by the listing gate); expires BUSY_CLAIM_SECONDS after its last
+                      renewal, so a killed worker's claim lapses on its own
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
 from typing import TYPE_CHECKING, Protocol, Self
 
@@ -25,10 +32,16 @@ import redis
 from scrapy import signals
 from scrapy.core.engine import ExecutionEngine
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
 from scrapy_redis.queue import PriorityQueue
+from twisted.internet import task
+
+from crawler.scheduler import queue_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Request
@@ -42,6 +55,10 @@ ROUND_TTL = 7 * 24 * 3600
 # shared frontier, work appears from other workers at any moment.
 FRONTIER_POLL_SECONDS = 0.5
 ROUND_LOST = "round lost: "
+# A busy worker renews its claim this often; a claim not renewed lapses after
+# BUSY_CLAIM_SECONDS (a killed worker, or one whose event loop stalled that long).
+BUSY_RENEW_SECONDS = 1.0
+BUSY_CLAIM_SECONDS = 10
 
 
 class Seedable(Protocol):
@@ -66,6 +83,14 @@ def queue_key(spider: str) -> str:
 
 def token_key(spider: str, round_: int) -> str:
     return f"{PREFIX % {'spider': spider}}:round:{round_}:token"
+
+
+def workers_key(spider: str, round_: int) -> str:
+    return f"{PREFIX % {'spider': spider}}:round:{round_}:workers"
+
+
+def busy_key(spider: str, round_: int, worker: str) -> str:
+    return f"{PREFIX % {'spider': spider}}:round:{round_}:busy:{worker}"
 
 
 def round_token(server: redis.Redis, spider: str, round_: int) -> str:
@@ -137,11 +162,14 @@ def seed(url: str, spider: Seedable, mode: str) -> tuple[int, int]:
 
 
 class FrontierWatch:
-    """Keeps a worker alive while the shared frontier has work, and polls it often.
+    """Keeps a worker alive until the round is over, and polls the frontier often.
 
-    A worker whose own requests ran out is idle, but other workers may still be parsing
-    pages that will add requests; it closes only after the frontier stayed empty for
-    ECNEWS_IDLE_CLOSE_SECONDS.
+    A worker whose own requests ran out is idle, but the round may not be over: other
+    workers may be parsing pages that will add requests, or holding a listing's next page
+    until its links are stored (crawler/listing_gate.py), so the shared queue can be empty
+    for seconds in the middle of a round. Each worker therefore claims the round busy
+    while it has anything in flight; an idle worker closes only once the queue is empty
+    and no other worker's claim is alive, and has stayed so for ECNEWS_IDLE_CLOSE_SECONDS.
     """
 
     def __init__(self, crawler: Crawler, idle_close: float) -> None:
@@ -152,7 +180,12 @@ class FrontierWatch:
         self.key = queue_key(self.spider)
         self.round = crawler.settings.getint("ECNEWS_ROUND")
         self.token = crawler.settings.get("ECNEWS_ROUND_TOKEN") or ""
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.workers = workers_key(self.spider, self.round)
+        self.busy = busy_key(self.spider, self.round, self.worker)
+        self.claimed = False
         self.idle_since: float | None = None
+        self.renewal = task.LoopingCall(self.renew)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -161,18 +194,74 @@ class FrontierWatch:
         watch = cls(crawler, crawler.settings.getfloat("ECNEWS_IDLE_CLOSE_SECONDS"))
         # Scrapy has no setting for its idle poll interval.
         ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = FRONTIER_POLL_SECONDS
+        crawler.signals.connect(watch.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(watch.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(watch.request_popped, signal=signals.request_reached_downloader)
         crawler.signals.connect(watch.spider_idle, signal=signals.spider_idle)
         return watch
+
+    def spider_opened(self) -> None:
+        self._closing_on_error(self._join)
+        self.renewal.start(BUSY_RENEW_SECONDS, now=False)
+
+    def spider_closed(self) -> None:
+        if self.renewal.running:
+            self.renewal.stop()
+        if self.claimed:
+            try:
+                self.server.delete(self.busy)
+            except redis.RedisError:  # the claim lapses on its own
+                logger.debug("Could not drop the busy claim of %s", self.worker)
+
+    def request_popped(self, **_: object) -> None:
+        # Claim at once: the request may have been the queue's last one.
+        if not self.claimed:
+            self._closing_on_error(self._claim)
+
+    def renew(self) -> None:
+        assert self.crawler.engine is not None
+        if not self.crawler.engine.spider_is_idle():
+            self._closing_on_error(self._claim)
 
     def spider_idle(self, spider: Spider) -> None:
         try:
             self._idle()
         except redis.RedisError as error:
-            raise CloseSpider(f"queue failed: Redis unreachable ({error})") from error
+            raise CloseSpider(queue_failure(error, "")) from error
+
+    def _closing_on_error(self, call: Callable[[], None]) -> None:
+        """Outside spider_idle, a raised CloseSpider would only be logged: close directly."""
+        try:
+            call()
+        except redis.RedisError as error:
+            reason = queue_failure(error, "")
+            logger.error("Closing the crawl: %s", reason)
+            assert self.crawler.engine is not None
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def _join(self) -> None:
+        self.server.sadd(self.workers, self.worker)
+        self.server.expire(self.workers, ROUND_TTL)
+
+    def _claim(self) -> None:
+        self.server.set(self.busy, 1, ex=BUSY_CLAIM_SECONDS)
+        self.claimed = True
+
+    def _others_busy(self) -> bool:
+        members: set[bytes] = self.server.smembers(self.workers)  # type: ignore[assignment]  # sync client
+        others = [
+            busy_key(self.spider, self.round, member.decode())
+            for member in members
+            if member.decode() != self.worker
+        ]
+        return bool(others) and int(self.server.exists(*others)) > 0
 
     def _idle(self) -> None:
+        if self.claimed:
+            self.server.delete(self.busy)
+            self.claimed = False
         now = time.monotonic()
-        if self.server.zcard(self.key):
+        if self.server.zcard(self.key) or self._others_busy():
             self.idle_since = None
             raise DontCloseSpider
         if self.idle_since is None:
@@ -185,4 +274,8 @@ class FrontierWatch:
                 f"{ROUND_LOST}round {self.round}'s queue vanished from Redis (restarted "
                 "empty or flushed); pages it had queued may be missing: seed a new round"
             )
-        logger.info("Frontier empty for %.0f s: this worker is done", now - self.idle_since)
+        logger.info(
+            "Round %d over (frontier empty, no worker busy) for %.0f s: this worker is done",
+            self.round,
+            now - self.idle_since,
+        )

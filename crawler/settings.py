@@ -203,7 +203,8 @@ SCHEDULER = "crawler.scheduler.GuardedScheduler"
 # -- Scale-out (crawler/distributed.py) ---------------------------------------------------
 # A Redis URL switches the crawl to the shared scrapy-redis frontier; empty: one machine.
 REDIS_URL = ""
-# A distributed worker exits once the shared frontier stayed empty this long.
+# A distributed worker exits once the round stayed over this long: the shared queue empty
+# and no worker with work in flight (crawler/distributed.py).
 ECNEWS_IDLE_CLOSE_SECONDS = 10.0
 
 # -- Run bookkeeping and monitors --------------------------------------------------------

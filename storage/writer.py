@@ -279,7 +279,9 @@ def _serve(
     *,
     parent: int,
 ) -> None:
-    """The child's main loop: a batch in, its results out, until None arrives."""
+    """The child's main loop: a batch in, its results out, until None arrives, or until
+    ``parent`` (the crawl's pid, passed in: the crawl may be killed before we get here)
+    is gone."""
     _die_with(parent)
     _release_stdio()
     # Ctrl-C reaches the whole process group: the crawl decides when we stop.

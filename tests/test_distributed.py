@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import create_engine, text
 
+from crawler.urls import url_path
 from tests.conftest import ROOT, SITE, crawl_env, ecnews
 from tests.gold import compare, load_jsonl
 from tests.test_cron import ARTICLE, manifest
@@ -149,3 +150,58 @@ def test_killed_worker_loses_nothing_after_next_round(
     problems = compare(export(postgres_url, tmp_path), load_jsonl(SITE / "gold-v1.jsonl"))
     assert not problems, "\n".join(problems)
     assert_no_duplicate_rows(postgres_url)
+
+
+def test_an_idle_worker_stays_while_a_listing_walk_is_in_flight(
+    site: SiteServer, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    # One walk; its second page answers slowly and is requested only once the first
+    # page's links are stored (crawler/listing_gate.py): for longer than the idle close,
+    # the shared queue is empty while the walk is still in flight at one worker.
+    slow = "/news/rdjj/list_2.html"
+    site.add_fault(slow, delay_ms=3000)
+    args = ["crawl", "--distributed", "--base-url", site.url, "--categories", "rdjj"]
+    seeded = ecnews(
+        *args,
+        "--seed",
+        database_url=postgres_url,
+        tmp_path=tmp_path,
+        env={"REDIS_URL": redis_url},
+    )
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    env = crawl_env(postgres_url, tmp_path, REDIS_URL=redis_url, ECNEWS_IDLE_CLOSE_SECONDS="1")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    assert finish(workers) == [0, 0]
+
+    assert any(r.path == slow and r.status == 200 for r in site.log)
+    last_request = max(r.time for r in site.log)
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        finished = conn.execute(text("SELECT worker, finished_at FROM crawl_runs")).all()
+    engine.dispose()
+    assert len(finished) == 2
+    early = [worker for worker, at in finished if at.timestamp() < last_request]
+    assert not early, f"left before the round was over: {early}"
+    # Every article the walk lists is stored once (a syndicated copy may be stored under
+    # its other URL: the export's `urls` names both).
+    listed = [
+        set(record["urls"])
+        for record in load_jsonl(SITE / "gold-v1.jsonl")
+        if "热点聚焦" in record["categories"]
+    ]
+    stored = [
+        {url_path(u) for u in [record["url"], *record["urls"]]}
+        for record in export(postgres_url, tmp_path)
+    ]
+    assert len(stored) == len(listed)
+    assert all(any(paths & urls for urls in stored) for paths in listed)

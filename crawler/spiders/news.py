@@ -21,6 +21,7 @@ from lxml import etree
 from parsel.csstranslator import css2xpath
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
+from scrapy.selector import Selector
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import stats_keys as keys
@@ -188,7 +189,7 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "listing_not_html")
             return
         name = self.categories[slug]
-        root = response.selector.root
+        root = _page_root(response)
         links = list(self._listing_links(response, root))
         if resumable is None:
             resumable = self.memory.walk_resumable(slug)
@@ -318,7 +319,7 @@ class NewsSpider(scrapy.Spider):
             # A deleted article the CMS redirects to its home page or a listing.
             self._skip(response, "article_redirected_away", item)
             return
-        root = response.selector.root
+        root = _page_root(response)
         item.page_urls.append(response.url)
         item.etag = _header(response, b"ETag")
         item.last_modified = _header(response, b"Last-Modified")
@@ -346,7 +347,7 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "article_page_not_html", item)
             return
         item.page_urls.append(response.url)
-        self._add_content(response, response.selector.root, item)
+        self._add_content(response, _page_root(response), item)
         yield self._page_request(pages, item) if pages else item
 
     def _add_content(self, response: TextResponse, root: Any, item: ArticleItem) -> None:
@@ -431,6 +432,13 @@ class NewsSpider(scrapy.Spider):
             response.url,
             _header(response, b"Content-Type"),
         )
+
+
+def _page_root(response: TextResponse) -> Any:
+    """The page's lxml tree. Not `response.selector`: the response caches it and it refers
+    back to the response, a cycle only the collector frees, so each page's tree would
+    outlive the page until the next collection (rare with GC_THRESHOLD)."""
+    return Selector(response).root
 
 
 def _own_text(element: Any) -> str:
