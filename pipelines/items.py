@@ -55,6 +55,9 @@ class ArticleItem:
     """Raw: the ETag the site sent (for the next run's conditional request)."""
     last_modified: str | None = None
     """Raw: the Last-Modified the site sent."""
+    layout_version: str | None = None
+    """The site layout that extracted it (crawler/layout/); "generic" for a generic
+    extractor's reading where no layout was proven."""
 
     # Filled by the pipelines.
     title: str | None = None
@@ -119,3 +122,12 @@ class ForgetLinksItem:
 
     category_slug: str
     urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LayoutAdoptedItem:
+    """The crawl learned and proved a new site layout: stored with its evidence."""
+
+    version: str
+    description: dict[str, Any]
+    evidence: dict[str, Any]

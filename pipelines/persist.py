@@ -88,6 +88,7 @@ def to_record(item: Any, at: dt.datetime) -> Record | None:  # noqa: PLR0911  # 
             listing_title=item.listing_title,
             etag=item.etag,
             last_modified=item.last_modified,
+            layout_version=item.layout_version,
             at=at,
         )
     if isinstance(item, ListingItem):

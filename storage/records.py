@@ -46,6 +46,8 @@ class ArticleRecord:
     etag: str | None = None
     last_modified: str | None = None
     at: dt.datetime | None = None
+    layout_version: str | None = None
+    """The site layout that extracted it (storage/layouts.py)."""
 
 
 @dataclass(frozen=True, slots=True)
