@@ -207,6 +207,30 @@ def _date_element(root: Any, moment: Any, precision: str | None, outside: list[A
     return found
 
 
+def _fit_date(pairs: list[tuple[Any, Any]], info: str, roots: list[Any]) -> str | None:
+    """The date's selector inside the info line: its first match is the date on the pages
+    that show one, and on every page (those without a date too) it matches nothing that is
+    not a date, so no other part of the info line is read as one."""
+    candidates: list[str] = []
+    for context, element in pairs:
+        own = [name for name in element.attrib if name not in ("class", "id", "style")]
+        relative = _relative_candidates(element, context)
+        candidates += relative[:1] + [f".//{element.tag}[@{name}]" for name in own] + relative[1:]
+    lines = [line for root in roots for line in root.xpath(info)[:1]]
+    fitting = []
+    for candidate in dict.fromkeys(candidates):
+        if _first_fitting([candidate], pairs) is None:
+            continue
+        fitting.append(candidate)
+        if all(
+            parse_published(visible_text(match)) is not None
+            for line in lines
+            for match in line.xpath(candidate)
+        ):
+            return f"({candidate})[1]"
+    return f"({fitting[0]})[1]" if fitting else None
+
+
 def _info_line(date: Any, keep_out: list[Any]) -> Any:
     info, node = date, date.getparent()
     while node is not None and not any(
@@ -255,8 +279,10 @@ def induce_article(
     dates: list[tuple[Any, Any]] = []
     boxes: list[tuple[Any, Any]] = []
     content_titles: list[str] = []
+    roots: list[Any] = []
     for example in examples:
         root = parse(example.pages[0])
+        roots.append(root)
         title = example.stored.title
         headline = next((h for h in root.iter("h1") if clean_title(visible_text(h)) == title), None)
         if headline is None:
@@ -288,7 +314,7 @@ def induce_article(
     if headline is None or content is None:
         return None
     info = _fit(infos, relative=False) if infos else None
-    info_date = _fit(dates, relative=True) if dates else None
+    info_date = _fit_date(dates, info, roots) if dates and info else None
     box_selectors: list[str] = []
     for container, box in boxes:
         selector = next(
