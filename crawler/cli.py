@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crawler.commands import check as check_command
 from crawler.commands import feed as feed_command
+from crawler.commands import layout as layout_command
 from crawler.commands import search as search_command
 from crawler.commands import serve as serve_command
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -97,10 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="read-only web view of the SQLite database")
     serve.add_argument("--port", type=int, default=8001)
     serve.add_argument("--host", default="127.0.0.1")
+    layout_command.add_parser(commands)
     return parser
 
 
-_READERS = {"search": search_command.run, "serve": serve_command.run}
+_READERS = {"search": search_command.run, "serve": serve_command.run, "layout": layout_command.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from crawler.layout.prove import ArticleExample, ListingExample
 
 _ARTICLE_PATH = re.compile(r"^/news/[^/]+/\d{4}/\d{4}/\d+\.html$")
+_NO_DATE = frozenset(("script", "style", "head", "title", "meta"))
 _CONTAINERS = frozenset(
     ("div", "section", "article", "main", "td", "body", "span", "font", "center", "blockquote")
 )
@@ -177,16 +178,14 @@ def _boxes(container: Any, stored_lines: set[str]) -> list[Any]:
     return boxes
 
 
-def _date_element(root: Any, moment: Any, precision: str | None, outside: list[Any]) -> Any:
-    found = None
+def _date_element(
+    root: Any, moment: Any, precision: str | None, outside: list[Any], headline: Any
+) -> Any:
+    """The innermost element whose text is the stored moment; of several (a sidebar may show
+    the same date), the one nearest the headline (deepest common ancestor with it)."""
+    matches: list[Any] = []
     for element in root.iter():
-        if not isinstance(element.tag, str) or element.tag in (
-            "script",
-            "style",
-            "head",
-            "title",
-            "meta",
-        ):
+        if not isinstance(element.tag, str) or element.tag in _NO_DATE:
             continue
         if any(element in o.iter() for o in outside if o is not None):
             continue
@@ -194,17 +193,20 @@ def _date_element(root: Any, moment: Any, precision: str | None, outside: list[A
         if len(text) > 200:
             continue
         parsed = parse_published(text)
-        if (
-            parsed
-            and (
-                parsed.moment == moment and parsed.precision == precision
-                if precision is not None
-                else parsed.moment.date() == moment.date()
-            )
-            and (found is None or element in found.iterdescendants())
+        if parsed and (
+            parsed.moment == moment and parsed.precision == precision
+            if precision is not None
+            else parsed.moment.date() == moment.date()
         ):
-            found = element  # the innermost element of the first match
-    return found
+            matches = [m for m in matches if not any(m is a for a in element.iterancestors())]
+            matches.append(element)  # iter() is document order: inner ones come later
+    around = [headline, *headline.iterancestors()]
+
+    def distance(match: Any) -> int:
+        chain = [match, *match.iterancestors()]
+        return next(i for i, a in enumerate(around) if any(a is x for x in chain))
+
+    return min(matches, key=distance, default=None)
 
 
 def _fit_date(pairs: list[tuple[Any, Any]], info: str, roots: list[Any]) -> str | None:
@@ -298,7 +300,11 @@ def induce_article(
         if example.stored.published_at is None:
             continue
         date = _date_element(
-            root, example.stored.published_at, example.stored.date_precision, [container]
+            root,
+            example.stored.published_at,
+            example.stored.date_precision,
+            [container],
+            headline,
         )
         if date is None:
             continue

@@ -38,6 +38,11 @@ class LayoutMemory:
         with get_database(self.database_url).reads() as session:
             return layouts.sample_articles(session, self.sample_size), layouts.stored_count(session)
 
+    def forgotten(self) -> set[str]:
+        """Versions an operator rolled back: never adopted again."""
+        with get_database(self.database_url).reads() as session:
+            return layouts.forgotten_versions(session)
+
     def known_links(self, slug: str) -> dict[str, dt.date | None]:
         with get_database(self.database_url).reads() as session:
             return layouts.known_links(session, slug)

@@ -616,6 +616,10 @@ class NewsSpider(scrapy.Spider):
         assert learning is not None
         self.relearned = True
         verdict = learning.conclude(self.layout.layout)
+        if verdict.layout is not None and verdict.layout.version in self.layouts.forgotten():
+            version = verdict.layout.version
+            verdict.layout = None
+            verdict.message = f"the layout learned again ({version}) was forgotten by an operator"
         if verdict.layout is None and learning.cold and not learning.listings:
             # The listings read, the articles not: each stored as the generic extractor
             # reads it, marked, and the run fails (a later run replaces them).
