@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import scrapy
 from lxml import etree
 from parsel.csstranslator import css2xpath
-from scrapy.exceptions import NotConfigured
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -76,6 +77,9 @@ __all__ = ["MODES", "NewsSpider", "visible_text"]
 _NOT_AN_ARTICLE = re.compile(r"^/(?:index\.\w+)?$|^/news/[^/]+/(?:list_\d+\.html)?$")
 # An article's URL (the contract's, kept through any redesign).
 _ARTICLE_PATH = re.compile(r"^/news/[^/]+/\d{4}/\d{4}/\d+(?:_\d+)?\.html$")
+# Article pages the layout cannot read before they are a layout failure (if they also
+# outnumber those it reads): one odd page is page noise.
+_ARTICLE_SIGNS = 3
 _ALL_HREFS = etree.XPath("//a/@href", smart_strings=False)
 
 
@@ -135,6 +139,9 @@ class NewsSpider(scrapy.Spider):
         spider.memory = ListingMemory.from_crawler(crawler, spider.mode)
         spider.layouts = LayoutMemory.from_crawler(crawler)
         spider.seen_entries = []
+        spider.undecided = []
+        spider.items_of = {}
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     allowed_domains: list[str]
@@ -156,6 +163,11 @@ class NewsSpider(scrapy.Spider):
     seen_entries: list[tuple[str, ListingEntry, str]]
     """(category, entry, listing URL) of the first listing items read: a cold start
     learns from them."""
+    undecided: list[TextResponse]
+    """Article pages the layout could not read, not yet judged noise or layout failure."""
+    items_of: dict[int, ArticleItem]
+    articles_read: int = 0
+    signs_released: int = 0
     relearned: bool = False
     """This run judged the layout once: later pages it cannot read are page noise."""
 
@@ -334,7 +346,10 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles ---------------------------------------------------------------------
 
-    def parse_article(self, response: Response, item: ArticleItem) -> Iterator[Any]:
+    def parse_article(
+        self, response: Response, item: ArticleItem, noise: bool = False
+    ) -> Iterator[Any]:
+        """`noise`: a page the layout could not read, judged page noise (see _undecided)."""
         if response.status == 304:
             self.crawler.stats.inc_value(keys.ARTICLE_NOT_MODIFIED)
             yield PageStatusItem(item.url, 304)
@@ -353,17 +368,15 @@ class NewsSpider(scrapy.Spider):
             return
         root = response.selector.root
         parts = self.layout.article_parts(root)
-        if (parts.title_raw is None or parts.content is None) and self.generic:
+        broken = parts.title_raw is None or parts.content is None
+        if broken and self.generic:
             yield from self._generic_article(response, item)
             return
-        if (parts.title_raw is None or parts.content is None) and (
-            not self.relearned or self.layout_failed
-        ):
-            # The layout reads no headline or no content here: a layout failure.
-            yield from self._layout_failure(
-                "parse_article", response, {"item": item}, "article without headline or content"
-            )
+        if broken and not noise and (not self.relearned or self.layout_failed):
+            yield from self._undecided(response, item)
             return
+        if not broken:
+            self.articles_read += 1
         item.page_urls.append(response.url)
         item.etag = _header(response, b"ETag")
         item.last_modified = _header(response, b"Last-Modified")
@@ -463,6 +476,51 @@ class NewsSpider(scrapy.Spider):
         logger.error("Article %s failed (%s) at %s", item.url, reason, request.url)
 
     # -- the layout: detect, relearn, prove, adopt (crawler/layout/) --------------------
+
+    def _undecided(self, response: TextResponse, item: ArticleItem) -> Iterator[Any]:
+        """An article page the layout reads no headline or no content in. One such page
+        among pages read fine is page noise; once they are _ARTICLE_SIGNS and outnumber
+        them, the layout failed: they are all held while it is relearned. Pages still
+        undecided when the crawl runs dry are read as noise (spider_idle)."""
+        self.undecided.append(response)
+        self.items_of[id(response)] = item
+        signs = len(self.undecided) + self.signs_released
+        if (
+            self.learning is None
+            and not self.layout_failed
+            and (signs < _ARTICLE_SIGNS or signs <= self.articles_read)
+        ):
+            return
+        pages, self.undecided = self.undecided, []
+        for page in pages:
+            yield from self._layout_failure(
+                "parse_article",
+                page,
+                {"item": self.items_of.pop(id(page))},
+                "article without headline or content",
+            )
+
+    def release_undecided(self, response_or_failure: Any) -> Iterator[Any]:
+        """The crawl ran dry with pages still undecided: they were page noise (whatever
+        the request that woke the spider got)."""
+        del response_or_failure
+        pages, self.undecided = self.undecided, []
+        self.signs_released += len(pages)
+        for page in pages:
+            yield from self.parse_article(page, self.items_of.pop(id(page)), noise=True)
+
+    def _idle(self) -> None:
+        if self.undecided and self.learning is None:
+            self.crawler.engine.crawl(
+                Request(
+                    self.undecided[0].url,
+                    callback=self.release_undecided,
+                    errback=self.release_undecided,
+                    dont_filter=True,
+                    priority=30,
+                )
+            )
+            raise DontCloseSpider
 
     def _layout_failure(
         self, callback: str, response: TextResponse, kwargs: dict[str, Any], sign: str
