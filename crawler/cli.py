@@ -29,6 +29,7 @@ COMMANDS = (
     "db",
     "reextract",
     "archive",
+    "layout",
 )
 """The modules of crawler/commands/ that are subcommands, in the order --help lists them."""
 

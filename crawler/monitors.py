@@ -263,6 +263,23 @@ class PagesMonitor(_CrawlMonitor):
             )
 
 
+@monitors.name("Layout")
+class LayoutMonitor(_CrawlMonitor):
+    """The site's layout changed and no new one could be proven (crawler/layout/)."""
+
+    @monitors.name("the site's layout is proven")
+    def test_layout_proven(self) -> None:
+        reason = self.stats.get(keys.LAYOUT_UNPROVEN)
+        if reason:
+            self.fail(f"site layout changed and could not be proven: {reason}")
+        generic = self.stat(keys.LAYOUT_GENERIC)
+        if generic:
+            self.fail(
+                f"{generic} articles stored by the generic extractor (no layout proven): "
+                "a later run replaces them once one is"
+            )
+
+
 class RecordVerdict(Action):  # type: ignore[misc]  # spidermon is untyped
     """Leaves the failed monitors' reasons in the stats for `ecnews crawl` and crawl_runs."""
 
@@ -282,6 +299,7 @@ class SpiderCloseMonitorSuite(MonitorSuite):  # type: ignore[misc]  # spidermon 
         FieldFillMonitor,
         ErrorMonitor,
         PagesMonitor,
+        LayoutMonitor,
         ItemValidationMonitor,
     ]
     monitors_finished_actions: ClassVar[list[type]] = [RecordVerdict]

@@ -44,6 +44,9 @@ NEWS_CONTENT_SELECTOR = "div.article-content, #content"
 NEWS_MIN_BODY_CHARS = 40
 # Safety stop for a multi-page article.
 NEWS_MAX_ARTICLE_PAGES = 50
+# Stored articles fetched to relearn and prove the site's layout after a redesign
+# (crawler/layout/): at least 5 of them must be reproduced exactly (docs/layout.md).
+NEWS_LAYOUT_SAMPLE = 8
 
 # -- Storage -----------------------------------------------------------------------------
 # SQLAlchemy URL: SQLite by default, `postgresql+psycopg://user@host/db` in production.
@@ -177,6 +180,8 @@ SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
 
 # -- Pipelines: clean text, attribute sources, parse dates, validate, persist ------------
 ITEM_PIPELINES = {
+    # A layout learned and proven in this run is stored before articles read with it.
+    "pipelines.layout.LayoutPipeline": 50,
     "pipelines.text.TextPipeline": 100,
     "pipelines.attribution.AttributionPipeline": 200,
     "pipelines.dates.DatesPipeline": 300,
@@ -275,6 +280,7 @@ ENVIRONMENT = {
     "REDIS_URL": "REDIS_URL",
     "ECNEWS_IDLE_CLOSE_SECONDS": "ECNEWS_IDLE_CLOSE_SECONDS",
     "LOG_LEVEL": "LOG_LEVEL",
+    "NEWS_LAYOUT_SAMPLE": "NEWS_LAYOUT_SAMPLE",
     "ECNEWS_ARCHIVE_ENABLED": "ARCHIVE_ENABLED",
     "ECNEWS_ARCHIVE_DIR": "ARCHIVE_DIR",
     "ECNEWS_ARCHIVE_MAX_BYTES": "ARCHIVE_MAX_BYTES",

@@ -44,3 +44,16 @@ VERDICT = "ecnews/monitors/failed"
 
 SCHEDULER_FAILED_BY = "ecnews/scheduler/failed/"
 """The queue error (by exception name) that closed the run: crawler/scheduler.py."""
+
+LAYOUT_SIGN = "news/layout/sign/"
+"""Pages the active layout could not read (listing without items, article without headline
+or content): each a sign that the site's layout changed (crawler/layout/)."""
+LAYOUT_CHANGED = "news/layout/changed"
+"""The message of a layout learned and proven in this run (crawl_runs keeps it)."""
+LAYOUT_VERSION = "news/layout/version"
+LAYOUT_UNPROVEN = "news/layout/unproven"
+"""Why the site's new layout could not be proven: the run fails, nothing is stored from it."""
+LAYOUT_SAMPLE_FAILED = "news/layout/sample_failed"
+LAYOUT_HELD_DROPPED = "news/layout/held_dropped"
+LAYOUT_GENERIC = "news/layout/generic"
+"""Articles stored by the generic extractor, no layout being proven: the run fails."""

@@ -60,6 +60,9 @@ class ArticleItem:
     the archive (crawler/archive/replay.py)."""
     review_reason: str | None = None
     """Set by pipelines/suspect.py: a page refused run after run, stored anyway for review."""
+    layout_version: str | None = None
+    """The site layout that extracted it (crawler/layout/); "generic" for a generic
+    extractor's reading where no layout was proven."""
 
     # Filled by the pipelines.
     title: str | None = None
@@ -124,3 +127,12 @@ class ForgetLinksItem:
 
     category_slug: str
     urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LayoutAdoptedItem:
+    """The crawl learned and proved a new site layout: stored with its evidence."""
+
+    version: str
+    description: dict[str, Any]
+    evidence: dict[str, Any]

@@ -93,6 +93,7 @@ def to_record(item: Any, at: dt.datetime) -> Record | None:  # noqa: PLR0911  # 
             etag=item.etag,
             last_modified=item.last_modified,
             revision_reason=item.revision_reason,
+            layout_version=item.layout_version,
             at=at,
             review=item.review_reason,
         )

@@ -527,6 +527,7 @@ class BatchWriter:
                 "first_seen_at": a.at,
                 "updated_at": a.at,
                 "last_seen_at": a.at,
+                "layout_version": a.record.layout_version,
             }
             for a in new
         ]
@@ -545,6 +546,7 @@ class BatchWriter:
         unchanged = all(getattr(article, f) == getattr(record, f) for f in CONTENT_FIELDS)
         if unchanged and article.source_id == source_id:
             article.last_seen_at = now
+            article.layout_version = record.layout_version or article.layout_version
             self.session.execute(delete(HeldChange).where(HeldChange.article_id == article_id))
             self.session.flush()
             return Outcome.UNCHANGED
@@ -585,6 +587,7 @@ class BatchWriter:
         article.dedupe_key = key
         article.updated_at = now
         article.last_seen_at = now
+        article.layout_version = record.layout_version
         self.session.flush()
         self._changed.add(article.id)
         return Outcome.UPDATED

@@ -113,6 +113,9 @@ class Article(Base):
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    layout_version: Mapped[str | None] = mapped_column(String(32))
+    """The site layout that extracted the stored version (storage/layouts.py); "generic"
+    when no layout was proven and a generic extractor read it."""
 
     source: Mapped[Source | None] = relationship(lazy="joined")
 
@@ -264,3 +267,21 @@ class CrawlRun(Base):
 
 
 Index("ix_articles_published_url", Article.published_at.desc(), Article.url)
+
+
+class SiteLayout(Base):
+    """A site layout the crawl learned or shipped with (crawler/layout/description.py)."""
+
+    __tablename__ = "layouts"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """The description's digest: the same layout has the same version everywhere."""
+    description: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """What proved it: the stored articles it reproduced, field by field, and the listing
+    pages whose stored links came out."""
+    adopted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    """An operator chose it (`ecnews layout pin`): it stays active whatever is learned."""
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """An operator rolled it back (`ecnews layout forget`): never active again."""

@@ -51,6 +51,8 @@ class ArticleRecord:
     at: dt.datetime | None = None
     review: str | None = None
     """Stored although the suspect rules refuse it (why): flagged for review."""
+    layout_version: str | None = None
+    """The site layout that extracted it (storage/layouts.py)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,9 +181,11 @@ class ReplaySpider(NewsSpider):
             self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
-    def parse_article(self, response: Response, item: ArticleItem) -> Iterator[Any]:
+    def parse_article(
+        self, response: Response, item: ArticleItem, noise: bool = False
+    ) -> Iterator[Any]:
         item.revision_reason = self.reason
-        yield from super().parse_article(response, item)
+        yield from super().parse_article(response, item, noise)
 
 
 def replay_settings(folder: str) -> dict[str, Any]:

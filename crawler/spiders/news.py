@@ -11,15 +11,19 @@ article listed in several categories gets all of them although it is fetched onc
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+from dataclasses import replace
+from html import escape
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import scrapy
 from lxml import etree
 from parsel.csstranslator import css2xpath
-from scrapy.exceptions import NotConfigured
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.selector import Selector
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -27,16 +31,37 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler import stats_keys as keys
 from crawler.distributed import apply_redis_settings
 from crawler.incremental import MODES, ListingMemory
+from crawler.layout import (
+    DEFAULT,
+    ArticleParts,
+    CompiledLayout,
+    Layout,
+    ListingEntry,
+    compile_layout,
+    listing_number,
+    visible_text,
+)
+from crawler.layout.generic import generic_reading
+from crawler.layout.induce import cold_known, induce_listing
+from crawler.layout.memory import LayoutMemory
+from crawler.layout.prove import ListingExample
+from crawler.layout.reading import parse as parse_page
+from crawler.layout.relearn import Learning
+from crawler.layout.relearn import now as relearn_now
 from crawler.middlewares import PageRefused
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 from pipelines.items import (
     ArticleItem,
     ForgetLinksItem,
+    LayoutAdoptedItem,
     ListingItem,
     PageStatusItem,
     WalkCompleteItem,
     WalkStartedItem,
 )
+from pipelines.rules import clean_title, parse_day
+from pipelines.rules.dates import SHANGHAI
+from storage.layouts import GENERIC, StoredArticle
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -51,50 +76,16 @@ __all__ = ["MODES", "NewsSpider", "visible_text"]
 
 # Where the CMS sends a deleted article: the home page or a category listing.
 _NOT_AN_ARTICLE = re.compile(r"^/(?:index\.\w+)?$|^/news/[^/]+/(?:list_\d+\.html)?$")
+# An article's URL (the contract's, kept through any redesign).
+_ARTICLE_PATH = re.compile(r"^/news/[^/]+/\d{4}/\d{4}/\d+(?:_\d+)?\.html$")
+# Article pages the layout cannot read before they are a layout failure (if they also
+# outnumber those it reads): one odd page is page noise.
+_ARTICLE_SIGNS = 3
+_ALL_HREFS = etree.XPath("//a/@href", smart_strings=False)
 
 
-def _xpath(css_or_xpath: str, *, css: bool = True) -> etree.XPath:
-    return etree.XPath(css2xpath(css_or_xpath) if css else css_or_xpath, smart_strings=False)
-
-
-# Compiled once: building selectors per page was a good part of the spider's cost.
-# Text of an element without the scripts and styles inside it (the views counter is a script).
-_VISIBLE_TEXT = _xpath(".//text()[not(ancestor::script) and not(ancestor::style)]", css=False)
-_LISTING_ENTRIES = _xpath("ul.news-list > li")
-_ENTRY_HEADLINE_LINK = _xpath("h3 a")
-_ENTRY_LINK = _xpath("a")
-_ENTRY_DATE = _xpath(".date")
-_NEXT_PAGE = _xpath(
-    '//div[contains(@class, "pagelist")]//a[contains(normalize-space(.), "下一页")]/@href',
-    css=False,
-)
-_ARTICLE = _xpath("div.article")
-_TITLE = _xpath("h1.article-title")
-_ANY_H1 = _xpath("h1")
-_INFO = _xpath("div.article-info")
-_INFO_PARTS = _xpath("./*", css=False)
-_INFO_TIME = _xpath(".time")
-_PAGE_LINKS = _xpath("div.article-pages a::attr(href)")
-# Page furniture that never belongs inside an article's content container.
-_CHROME = {
-    "h1": _xpath(".//h1", css=False),
-    "nav": _xpath(
-        ".//nav | .//ul[contains(concat(' ', normalize-space(@class), ' '), ' nav ')]", css=False
-    ),
-    "article-info": _xpath(".//*[contains(@class, 'article-info')]", css=False),
-    "breadcrumb": _xpath(
-        ".//*[contains(@class, 'breadcrumb') or contains(@class, 'crumb')]", css=False
-    ),
-    "pagelist": _xpath(".//*[contains(@class, 'pagelist')]", css=False),
-    "footer": _xpath(".//footer | .//*[contains(@class, 'footer')]", css=False),
-}
 # How much of a page's end the item keeps (pipelines/suspect.py tells a cut page by it).
 _TAIL_CHARS = 512
-
-
-def visible_text(*elements: Any) -> str:
-    """The reader-visible text of these lxml elements, concatenated."""
-    return "".join(text for element in elements for text in _VISIBLE_TEXT(element))
 
 
 class NewsSpider(scrapy.Spider):
@@ -137,22 +128,56 @@ class NewsSpider(scrapy.Spider):
         }
         spider.max_listing_pages = settings.getint("NEWS_MAX_LISTING_PAGES")
         spider.max_article_pages = settings.getint("NEWS_MAX_ARTICLE_PAGES")
-        spider.content_xpaths = [
-            _xpath(selector.strip())
-            for selector in settings.get("NEWS_CONTENT_SELECTOR").split(",")
-            if selector.strip()
-        ]
+        # The shipped layout, its content container as NEWS_CONTENT_SELECTOR says.
+        spider.shipped_layout = replace(
+            DEFAULT,
+            content=tuple(
+                css2xpath(selector.strip())
+                for selector in settings.get("NEWS_CONTENT_SELECTOR").split(",")
+                if selector.strip()
+            ),
+        )
         spider.memory = ListingMemory.from_crawler(crawler, spider.mode)
+        spider.layouts = LayoutMemory.from_crawler(crawler)
+        spider.seen_entries = []
+        spider.undecided = []
+        spider.items_of = {}
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     allowed_domains: list[str]
     categories: dict[str, str]
     max_listing_pages: int
     max_article_pages: int
-    content_xpaths: list[etree.XPath]
-    """The content container's selectors, in order of preference."""
+    shipped_layout: Layout
     memory: ListingMemory
     """What earlier runs stored: asked, never written (see crawler/incremental.py)."""
+    layouts: LayoutMemory
+    """The stored layouts and the stored articles that prove one (crawler/layout/memory.py)."""
+    _layout: CompiledLayout | None = None
+    learning: Learning | None = None
+    """The relearning under way, when the active layout stopped reading the site."""
+    layout_failed: str | None = None
+    """Why no layout could be proven in this run: nothing more is read with one."""
+    generic: str | None = None
+    """Why the generic extractor reads the article pages in this run (no layout proven)."""
+    seen_entries: list[tuple[str, ListingEntry, str]]
+    """(category, entry, listing URL) of the first listing items read: a cold start
+    learns from them."""
+    undecided: list[TextResponse]
+    """Article pages the layout could not read, not yet judged noise or layout failure."""
+    items_of: dict[int, ArticleItem]
+    articles_read: int = 0
+    signs_released: int = 0
+    relearned: bool = False
+    """This run judged the layout once: later pages it cannot read are page noise."""
+
+    @property
+    def layout(self) -> CompiledLayout:
+        """The active layout: the one stored last (or pinned), else the shipped one."""
+        if self._layout is None:
+            self._layout = compile_layout(self.layouts.active() or self.shipped_layout)
+        return self._layout
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -190,7 +215,19 @@ class NewsSpider(scrapy.Spider):
             return
         name = self.categories[slug]
         root = _page_root(response)
-        links = list(self._listing_links(response, root))
+        entries = self.layout.listing_entries(root)
+        if not entries and not self.relearned and _links_articles(root, response.url):
+            # The page links articles but the layout finds no item: a layout failure.
+            yield from self._layout_failure(
+                "parse_listing",
+                response,
+                {"slug": slug, "page": page, "resumable": resumable},
+                "listing without items",
+            )
+            return
+        if len(self.seen_entries) < 64:
+            self.seen_entries.extend((slug, entry, response.url) for entry in entries[:16])
+        links = list(self._listing_links(response, entries))
         if resumable is None:
             resumable = self.memory.walk_resumable(slug)
             yield WalkStartedItem(slug, name)
@@ -199,7 +236,7 @@ class NewsSpider(scrapy.Spider):
 
         dates = [(url, data["listing_date_raw"]) for url, data in links]
         plan = self.memory.plan(slug, dates, resumable=resumable)
-        next_href = None if plan.stop else next(iter(_NEXT_PAGE(root)), None)
+        next_href = None if plan.stop else self._next_href(response, root, page)
         next_page = None
         if next_href and page < self.max_listing_pages:
             next_page = response.follow(
@@ -246,16 +283,25 @@ class NewsSpider(scrapy.Spider):
             request.url,
         )
 
+    def _next_href(self, response: TextResponse, root: Any, page: int) -> str | None:
+        """The link to this listing's next page: told by its URL (list_<n+1>.html in the
+        same folder), among the links the layout's pager holds."""
+        folder = response.url.split("?")[0].rsplit("/", 1)[0]
+        for href in self.layout.next_page_hrefs(root):
+            try:
+                url = normalize_url(href, response.url)
+            except ValueError:
+                continue
+            if url.rsplit("/", 1)[0] == folder and listing_number(url) == page + 1:
+                return href
+        return None
+
     def _listing_links(
-        self, response: TextResponse, root: Any
+        self, response: TextResponse, entries: list[ListingEntry]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(canonical URL, listing data) of each item of a listing page, on this site only."""
-        for entry in _LISTING_ENTRIES(root):
-            anchors = _ENTRY_HEADLINE_LINK(entry) or _ENTRY_LINK(entry)
-            anchor = anchors[0] if anchors else None
-            href = anchor.get("href") if anchor is not None else None
-            if anchor is None or not href:
-                continue
+        for entry in entries:
+            href = entry.href
             try:
                 url = canonical_url(href, response.url)
             except ValueError as error:
@@ -265,13 +311,12 @@ class NewsSpider(scrapy.Spider):
             if not same_host(url, self.base_url):
                 self.crawler.stats.inc_value(keys.LISTING_OFFSITE_LINK)
                 continue
-            date = _ENTRY_DATE(entry)
             yield (
                 url,
                 {
-                    "listing_title": anchor.get("title"),
-                    "listing_text": visible_text(anchor),
-                    "listing_date_raw": _own_text(date[0]) if date else None,
+                    "listing_title": entry.title,
+                    "listing_text": entry.text,
+                    "listing_date_raw": entry.date_raw,
                 },
             )
 
@@ -302,7 +347,10 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles ---------------------------------------------------------------------
 
-    def parse_article(self, response: Response, item: ArticleItem) -> Iterator[Any]:
+    def parse_article(
+        self, response: Response, item: ArticleItem, noise: bool = False
+    ) -> Iterator[Any]:
+        """`noise`: a page the layout could not read, judged page noise (see _undecided)."""
         if response.status == 304:
             self.crawler.stats.inc_value(keys.ARTICLE_NOT_MODIFIED)
             yield PageStatusItem(item.url, 304)
@@ -320,18 +368,25 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "article_redirected_away", item)
             return
         root = _page_root(response)
+        parts = self.layout.article_parts(root)
+        broken = parts.title_raw is None or parts.content is None
+        if broken and self.generic:
+            yield from self._generic_article(response, item)
+            return
+        if broken and not noise and (not self.relearned or self.layout_failed):
+            yield from self._undecided(response, item)
+            return
+        if not broken:
+            self.articles_read += 1
         item.page_urls.append(response.url)
         item.etag = _header(response, b"ETag")
         item.last_modified = _header(response, b"Last-Modified")
-        articles = _ARTICLE(root)
-        article = articles[0] if articles else root
-        headings = _TITLE(article) or _ANY_H1(article)
-        item.title_raw = visible_text(headings[0]) if headings else None
-        info = _INFO(article)
-        if info:
-            item.info_parts = [visible_text(part) for part in _INFO_PARTS(info[0])]
-            item.published_raw = visible_text(*_INFO_TIME(info[0])) or None
-        self._add_content(response, root, item)
+        item.layout_version = self.layout.version
+        item.title_raw = parts.title_raw
+        if parts.info_parts is not None:
+            item.info_parts = parts.info_parts
+            item.published_raw = parts.published_raw
+        self._add_content(response, parts, item)
 
         pages = self._further_pages(response, root, item.url)
         if pages:
@@ -347,18 +402,16 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "article_page_not_html", item)
             return
         item.page_urls.append(response.url)
-        self._add_content(response, _page_root(response), item)
+        self._add_content(response, self.layout.article_parts(_page_root(response)), item)
         yield self._page_request(pages, item) if pages else item
 
-    def _add_content(self, response: TextResponse, root: Any, item: ArticleItem) -> None:
+    def _add_content(self, response: TextResponse, parts: ArticleParts, item: ArticleItem) -> None:
         item.page_tails.append(response.text[-_TAIL_CHARS:])
         # The first selector that matches wins: a wrapper that gained a later selector's
         # id (a redesign) does not outrank the container itself.
-        content = next((found for xpath in self.content_xpaths if (found := xpath(root))), None)
-        if content:
-            node = content[0]
-            item.content.append(node)
-            item.content_chrome.extend(name for name, xpath in _CHROME.items() if xpath(node))
+        if parts.content is not None:
+            item.content.append(parts.content)
+            item.content_chrome.extend(parts.furniture or [])
         else:
             self.crawler.stats.inc_value(keys.ARTICLE_NO_CONTENT)
             logger.warning("No content container on %s", response.url)
@@ -366,7 +419,7 @@ class NewsSpider(scrapy.Spider):
     def _further_pages(self, response: TextResponse, root: Any, article_url: str) -> list[str]:
         """URLs of the 2nd, 3rd… pages of this article, in page order."""
         found: dict[int, str] = {}
-        for href in _PAGE_LINKS(root):
+        for href in self.layout.page_hrefs(root):
             try:
                 url = normalize_url(href, response.url)
             except ValueError:
@@ -423,6 +476,241 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(keys.ARTICLE_FAILED)
         logger.error("Article %s failed (%s) at %s", item.url, reason, request.url)
 
+    # -- the layout: detect, relearn, prove, adopt (crawler/layout/) --------------------
+
+    def _undecided(self, response: TextResponse, item: ArticleItem) -> Iterator[Any]:
+        """An article page the layout reads no headline or no content in. One such page
+        among pages read fine is page noise; once they are _ARTICLE_SIGNS and outnumber
+        them, the layout failed: they are all held while it is relearned. Pages still
+        undecided when the crawl runs dry are read as noise (spider_idle)."""
+        self.undecided.append(response)
+        self.items_of[id(response)] = item
+        signs = len(self.undecided) + self.signs_released
+        if (
+            self.learning is None
+            and not self.layout_failed
+            and (signs < _ARTICLE_SIGNS or signs <= self.articles_read)
+        ):
+            return
+        pages, self.undecided = self.undecided, []
+        for page in pages:
+            yield from self._layout_failure(
+                "parse_article",
+                page,
+                {"item": self.items_of.pop(id(page))},
+                "article without headline or content",
+            )
+
+    def release_undecided(self, response_or_failure: Any) -> Iterator[Any]:
+        """The crawl ran dry with pages still undecided: they were page noise (whatever
+        the request that woke the spider got)."""
+        del response_or_failure
+        pages, self.undecided = self.undecided, []
+        self.signs_released += len(pages)
+        for page in pages:
+            yield from self.parse_article(page, self.items_of.pop(id(page)), noise=True)
+
+    def _idle(self) -> None:
+        if self.undecided and self.learning is None:
+            self.crawler.engine.crawl(
+                Request(
+                    self.undecided[0].url,
+                    callback=self.release_undecided,
+                    errback=self.release_undecided,
+                    dont_filter=True,
+                    priority=30,
+                )
+            )
+            raise DontCloseSpider
+
+    def _layout_failure(
+        self, callback: str, response: TextResponse, kwargs: dict[str, Any], sign: str
+    ) -> Iterator[Any]:
+        """A page the active layout cannot read: held while the layout is relearned from
+        stored articles, then read again with whatever was proven."""
+        self.crawler.stats.inc_value(f"{keys.LAYOUT_SIGN}{sign.replace(' ', '_')}")
+        if self.layout_failed:
+            # Nothing is stored from a layout that could not be proven.
+            self.crawler.stats.inc_value(keys.LAYOUT_HELD_DROPPED)
+            return
+        if self.learning is None:
+            stored, count = self.layouts.sample()
+            # INFO: the run's one WARNING is the verdict (loud once, see _conclude).
+            logger.info(
+                "%s at %s: relearning the site's layout from %d stored articles",
+                sign.capitalize(),
+                response.url,
+                len(stored),
+            )
+            self.learning = Learning(
+                stored, count, pending=len(stored), cold=not stored, started=bool(stored)
+            )
+            yield from self._sample_requests(stored)
+        learning = self.learning
+        learning.held.append((callback, response, kwargs))
+        if callback == "parse_listing" and kwargs["page"] == 1:
+            slug = kwargs["slug"]
+            known = (
+                cold_known(response.text, response.url)
+                if learning.cold
+                else self.layouts.known_links(slug)
+            )
+            if known:
+                learning.listings.append(ListingExample(response.url, slug, response.text, known))
+        if not learning.started and (
+            callback == "parse_article" or len(learning.listings) >= len(self.categories)
+        ):
+            yield from self._start_cold(learning)
+        elif learning.started and learning.pending == 0:
+            yield from self._conclude()
+
+    def _start_cold(self, learning: Learning) -> Iterator[Any]:
+        """Nothing stored: request the articles the listings name, each with the title
+        and day its listing gives, as the examples."""
+        learning.started = True
+        if learning.listings:
+            listing = induce_listing(learning.listings, self.layout.layout)
+            layout = compile_layout(listing) if listing else self.layout
+            entries = [
+                (example.slug, entry, example.url)
+                for example in learning.listings
+                for entry in layout.listing_entries(parse_page(example.html))
+            ]
+        else:
+            entries = [(slug, entry, url) for slug, entry, url in self.seen_entries]
+        by_slug: dict[str, list[StoredArticle]] = {}
+        seen: set[str] = set()
+        for slug, entry, page_url in entries:
+            listed = _listed_article(slug, entry, page_url)
+            if listed is not None and listed.url not in seen:
+                seen.add(listed.url)
+                by_slug.setdefault(slug, []).append(listed)
+        queues = list(by_slug.values())
+        while len(learning.stored) < self.layouts.sample_size and any(queues):
+            for queue in queues:
+                if queue and len(learning.stored) < self.layouts.sample_size:
+                    learning.stored.append(queue.pop(0))
+        learning.pending = len(learning.stored)
+        logger.info(
+            "Nothing stored: learning the site's layout from %d listed articles", learning.pending
+        )
+        yield from self._sample_requests(learning.stored)
+        if learning.pending == 0:
+            yield from self._conclude()
+
+    def _sample_requests(self, articles: list[StoredArticle]) -> Iterator[Request]:
+        for index, article in enumerate(articles):
+            yield Request(
+                article.url,
+                callback=self.parse_sample,
+                errback=self.sample_failed,
+                cb_kwargs={"index": index, "pages": [], "rest": None},
+                dont_filter=True,
+                priority=20,
+            )
+
+    def _generic_article(self, response: TextResponse, item: ArticleItem) -> Iterator[Any]:
+        """No layout proven: the generic extractor's reading, marked (one page only)."""
+        reading = generic_reading(response.text)
+        self.crawler.stats.inc_value(keys.LAYOUT_GENERIC)
+        item.page_urls.append(response.url)
+        item.etag = _header(response, b"ETag")
+        item.last_modified = _header(response, b"Last-Modified")
+        item.layout_version = GENERIC
+        item.published_raw = reading.date
+        item.content = ["".join(f"<p>{escape(line)}</p>" for line in reading.lines)]
+        item.page_tails.append(response.text[-_TAIL_CHARS:])
+        yield item
+
+    def parse_sample(
+        self, response: Response, index: int, pages: list[str], rest: list[str] | None
+    ) -> Iterator[Any]:
+        """A stored article's page, fetched as an example for the layout's proof."""
+        if self.learning is None:
+            return
+        if not isinstance(response, TextResponse):
+            yield from self._sample_done(index, None)
+            return
+        pages = [*pages, response.text]
+        if rest is None:
+            article = canonical_url(response.url)
+            found: dict[int, str] = {}
+            for href in _ALL_HREFS(_page_root(response)):
+                try:
+                    url = normalize_url(str(href), response.url)
+                except ValueError:
+                    continue
+                if page_number(url) > 1 and canonical_url(url) == article:
+                    found.setdefault(page_number(url), url)
+            rest = [found[n] for n in sorted(found)][: self.max_article_pages - 1]
+        if rest:
+            yield Request(
+                rest[0],
+                callback=self.parse_sample,
+                errback=self.sample_failed,
+                cb_kwargs={"index": index, "pages": pages, "rest": rest[1:]},
+                dont_filter=True,
+                priority=20,
+            )
+            return
+        yield from self._sample_done(index, pages)
+
+    def sample_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
+        self.crawler.stats.inc_value(keys.LAYOUT_SAMPLE_FAILED)
+        logger.info("Stored article %s not fetched as an example: %s", request.url, failure.value)
+        yield from self._sample_done(request.cb_kwargs["index"], None)
+
+    def _sample_done(self, index: int, pages: list[str] | None) -> Iterator[Any]:
+        if self.learning is None:
+            return
+        if pages:
+            self.learning.pages[index] = pages
+        self.learning.pending -= 1
+        if self.learning.pending <= 0:
+            yield from self._conclude()
+
+    def _conclude(self) -> Iterator[Any]:
+        learning, self.learning = self.learning, None
+        assert learning is not None
+        self.relearned = True
+        verdict = learning.conclude(self.layout.layout)
+        if verdict.layout is not None and verdict.layout.version in self.layouts.forgotten():
+            version = verdict.layout.version
+            verdict.layout = None
+            verdict.message = f"the layout learned again ({version}) was forgotten by an operator"
+        if verdict.layout is None and learning.cold and not learning.listings:
+            # The listings read, the articles not: each stored as the generic extractor
+            # reads it, marked, and the run fails (a later run replaces them).
+            self.generic = verdict.message
+            logger.error(
+                "site layout unknown and no layout could be proven: %s; articles are stored "
+                "by the generic extractor, marked as such",
+                verdict.message,
+            )
+        elif verdict.layout is None:
+            self.layout_failed = verdict.message
+            self.crawler.stats.set_value(keys.LAYOUT_UNPROVEN, verdict.message)
+            self.crawler.stats.inc_value(keys.LAYOUT_HELD_DROPPED, len(learning.held))
+            logger.error(
+                "site layout changed and no layout could be proven: %s; nothing is stored "
+                "from it (see ecnews layout show)",
+                verdict.message,
+            )
+            return
+        if verdict.layout is not None and verdict.changed:
+            self._layout = compile_layout(verdict.layout)
+            self.crawler.stats.set_value(keys.LAYOUT_CHANGED, verdict.message)
+            self.crawler.stats.set_value(keys.LAYOUT_VERSION, self._layout.version)
+            logger.warning("%s", verdict.message)
+            yield LayoutAdoptedItem(
+                self._layout.version,
+                verdict.layout.to_json(),
+                verdict.proof.evidence(relearn_now()),
+            )
+        for callback, response, kwargs in learning.held:
+            yield from getattr(self, callback)(response, **kwargs)
+
     def _skip(self, response: Response, reason: str, item: ArticleItem | None = None) -> None:
         self.crawler.stats.inc_value(f"{keys.SKIPPED}{reason}")
         logger.warning(
@@ -441,9 +729,39 @@ def _page_root(response: TextResponse) -> Any:
     return Selector(response).root
 
 
-def _own_text(element: Any) -> str:
-    """The element's own text nodes (CSS `::text`), concatenated."""
-    return "".join(element.xpath("text()", smart_strings=False))
+def _listed_article(slug: str, entry: ListingEntry, page_url: str) -> StoredArticle | None:
+    """What a listing item says of its article (full title, day): a cold start's example."""
+    title = clean_title(entry.title)
+    day = parse_day(entry.date_raw)
+    if not title or day is None:
+        return None
+    try:
+        url = canonical_url(entry.href, page_url)
+    except ValueError:
+        return None
+    return StoredArticle(
+        url=url,
+        category_slug=slug,
+        title=title,
+        body="",
+        published_at=dt.datetime.combine(day, dt.time(), tzinfo=SHANGHAI),
+        date_precision=None,
+        source=None,
+        source_title=None,
+        author=None,
+        listing_date=day,
+    )
+
+
+def _links_articles(root: Any, page_url: str) -> bool:
+    """Whether a page links any article of the site (by the contract's URL pattern)."""
+    for href in _ALL_HREFS(root):
+        try:
+            if _ARTICLE_PATH.match(urlsplit(normalize_url(str(href), page_url)).path):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _failure_reason(failure: Failure) -> str:
