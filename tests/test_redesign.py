@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import create_engine, text
 
-from crawler.exitcodes import EXIT_FAILED, EXIT_OK
+from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.conftest import ecnews
 from tests.gold import compare, load_jsonl
 from tests.redesigns import REDESIGN, redated, synthetic
@@ -104,6 +104,29 @@ def cron_sequence(root: Path, db: str, tmp_path: Path) -> None:
 
 def test_redesign_is_relearned_from_stored_articles(database_url: str, tmp_path: Path) -> None:
     cron_sequence(REDESIGN, database_url, tmp_path)
+    operate_the_layout(database_url, tmp_path)
+
+
+def operate_the_layout(db: str, tmp_path: Path) -> None:
+    """`ecnews layout show` names the learned layout and its evidence; `pin` and `forget`
+    steer it; an unknown version is one line and exit 2."""
+    ((version, _),) = layouts(db)
+    shown = ecnews("layout", "show", database_url=db, tmp_path=tmp_path)
+    assert shown.returncode == EXIT_OK, shown.stderr
+    assert f"active layout: {version}" in shown.stdout
+    assert re.search(r"proven on \d+ stored articles", shown.stdout), shown.stdout
+    pinned = ecnews("layout", "pin", version[:8], database_url=db, tmp_path=tmp_path)
+    assert pinned.returncode == EXIT_OK, pinned.stderr
+    assert "(pinned)" in ecnews("layout", "show", database_url=db, tmp_path=tmp_path).stdout
+    unknown = ecnews("layout", "forget", "no-such-version", database_url=db, tmp_path=tmp_path)
+    assert unknown.returncode == EXIT_USAGE
+    assert unknown.stderr.strip().count("\n") == 0, unknown.stderr
+    forgotten = ecnews("layout", "forget", version, database_url=db, tmp_path=tmp_path)
+    assert forgotten.returncode == EXIT_OK, forgotten.stderr
+    after = ecnews("layout", "show", database_url=db, tmp_path=tmp_path).stdout
+    assert "active layout: the shipped one" in after
+    assert f"{version}" in after
+    assert "forgotten" in after
 
 
 def test_another_redesign_is_relearned_too(sqlite_url: str, tmp_path: Path) -> None:
