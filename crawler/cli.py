@@ -40,9 +40,21 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+class _CommandsFormatter(argparse.HelpFormatter):
+    """argparse measures the commands two columns short of where it indents them, so a
+    long name (reextract) would push its help to the next line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):  # argparse's own type
+            self._action_max_length += 2
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="ecnews", description="Crawl the e-commerce news site; read what it stored."
+        prog="ecnews",
+        description="Crawl the e-commerce news site; read what it stored.",
+        formatter_class=_CommandsFormatter,
     )
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.models import Article, ArticleUrl, HeldChange, Page
 from tests.conftest import SITE, ecnews
 from tests.siteserver import SiteServer
-from tests.test_reliability_support import crawl
+from tests.test_reliability_support import crawl, latest_run_cell
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,5 +97,4 @@ def _held_in_runs(db: str, tmp_path: Path) -> str:
     """The `held` cell of the latest run in `ecnews runs`."""
     shown = ecnews("runs", database_url=db, tmp_path=tmp_path)
     assert shown.returncode == EXIT_OK, shown.stderr
-    header, latest = shown.stdout.splitlines()[:2]
-    return latest.split()[header.split().index("held") + 1]  # "started" is two words
+    return latest_run_cell(shown.stdout, "held")

@@ -24,7 +24,7 @@ from tests.conftest import SITE, ecnews
 from tests.gold import load_jsonl
 from tests.siteserver import SiteServer
 from tests.test_reliability_soft_errors import _overlay, _serve, busy_page
-from tests.test_reliability_support import crawl, last_run
+from tests.test_reliability_support import crawl, last_run, latest_run_cell
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -124,5 +124,4 @@ def test_runs_stop_failing_once_the_refused_pages_are_stored(tmp_path: Path) -> 
     finally:
         database.dispose()
     shown = ecnews("runs", database_url=db, tmp_path=tmp_path)
-    header, latest = shown.stdout.splitlines()[:2]
-    assert latest.split()[header.split().index("review") + 1] == str(len(new))
+    assert latest_run_cell(shown.stdout, "review") == str(len(new))

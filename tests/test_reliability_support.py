@@ -80,6 +80,13 @@ def export(db: str) -> list[dict[str, Any]]:
         database.dispose()
 
 
+def latest_run_cell(runs_table: str, column: str) -> str:
+    """A column's cell of the newest run in `ecnews runs`' table, found by the header's
+    position (the columns are aligned; a start time holds a space)."""
+    header, latest = runs_table.splitlines()[:2]
+    return latest[header.index(f"  {column}  ") + 2 :].split()[0]
+
+
 def last_run(db: str) -> CrawlRun:
     database = Database(db)
     try:

@@ -25,6 +25,7 @@ from crawler.archive.changes import (
     would_change,
 )
 from crawler.archive.store import IndexEntry, index_entries
+from crawler.commands.reading import day
 from crawler.exitcodes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from crawler.stats_keys import ARTICLE_FAILED
 from crawler.urls import canonical_url
@@ -47,7 +48,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "reextract", help="extract the stored articles again from the archive (no requests)"
     )
-    parser.add_argument("--since", type=dt.date.fromisoformat, help="published on/after DATE")
+    parser.add_argument(
+        "--since", type=day, help="published on/after DATE (ISO, today, yesterday, 7d)"
+    )
     parser.add_argument("--url", help="only this article")
     parser.add_argument("--category", help="only this category slug's listings")
     parser.add_argument("--dry-run", action="store_true", help="print what would change")
