@@ -11,11 +11,12 @@ This module orchestrates one transaction; each concept has its module and its in
   poorer version held (``storage/revisions.py``);
 - a new URL: an alias of the stored article with its title and body, or a new article
   (``storage/dedupe.py``);
-- the search index moves with the articles: ``write`` is the only caller of
-  ``storage.search.index_articles``, once per batch, for every article whose title or
-  body the batch wrote;
-- refused pages are counted (``storage/suspects.py``); category and source ids are
-  resolved once (``storage/references.py``); listings, walks and pages are written here.
+- the search index moves with the articles: ``write`` is the only writer calling
+  ``storage.search.index_articles`` (migration 0004 filled it once), once per batch, in
+  the same transaction, for every article whose title or body the batch wrote;
+- listings, walks and listed categories: ``storage/listings.py``; refused pages:
+  ``storage/suspects.py``; category and source ids: ``storage/references.py``; the pages'
+  status and validators are written here.
 
 Invariants of the batch: records are applied in record order, and a batch where the same
 URL or the same content comes twice is cut in runs so that the later record sees the
@@ -32,11 +33,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, literal, select, update
+from sqlalchemy import select
 
-from storage import dedupe
+from storage import dedupe, listings
 from storage.dedupe import Prepared, content_hash, dedupe_key
-from storage.models import ArticleCategory, ArticleUrl, Category, Listing
+from storage.models import ArticleUrl
 from storage.outcome import ConcurrentWrite, Outcome
 from storage.records import (
     ArticleRecord,
@@ -49,12 +50,12 @@ from storage.records import (
 from storage.references import References
 from storage.revisions import HELD_APPLY_AFTER, revise
 from storage.search import index_articles
-from storage.statements import statements, table
+from storage.statements import statements
 from storage.suspects import record_suspects
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from sqlalchemy.orm import Session
 
@@ -90,22 +91,22 @@ class BatchWriter:
         self._references.resolve(records)
         for record in records:
             if isinstance(record, WalkRecord) and record.event == "started":
-                self._walk(record)
-        listings = [r for r in records if isinstance(r, ListingRecord)]
-        if listings:
-            self._record_listings(listings)
+                listings.walk(self.session, record)
+        listed = [r for r in records if isinstance(r, ListingRecord)]
+        if listed:
+            listings.record_listings(self.session, self._statements, listed, self.category_id)
         touched = self._articles(records, now, outcomes)
         pages = [r for r in records if isinstance(r, ArticleRecord | PageStatusRecord)]
         if pages:
             self._record_pages(pages, now, _held_urls(records, outcomes))
         if touched:
-            self._link_listed_categories(touched)
+            listings.link_listed_categories(self.session, self._statements, touched)
         record_suspects(self.session, records, now)
         for record in records:
             if isinstance(record, ForgetLinksRecord):
-                self._forget(record)
+                listings.forget(self.session, record)
             elif isinstance(record, WalkRecord) and record.event == "completed":
-                self._walk(record)
+                listings.walk(self.session, record)
         return outcomes
 
     def category_id(self, slug: str) -> int:
@@ -113,58 +114,6 @@ class BatchWriter:
 
     def source_id(self, name: str) -> int:
         return self._references.source_id(name)
-
-    # -- listings and walks -----------------------------------------------------------
-
-    def _record_listings(self, listings: list[ListingRecord]) -> None:
-        """Remember every listed link (its latest listing date wins), and link each
-        category to the articles already stored at those URLs."""
-        rows: dict[tuple[int, str], dict[str, Any]] = {}
-        by_category: dict[int, set[str]] = {}
-        for listing in listings:
-            category_id = self.category_id(listing.category_slug)
-            first_on_page: dict[str, dt.date | None] = {}
-            for url, day in listing.links:
-                first_on_page.setdefault(url, day)
-            for url, day in first_on_page.items():
-                rows[(category_id, url)] = {
-                    "category_id": category_id,
-                    "url": url,
-                    "listing_date": day,
-                    "last_seen_at": listing.at,
-                }
-            by_category.setdefault(category_id, set()).update(first_on_page)
-        if not rows:
-            return
-        self.session.execute(self._statements.listing, list(rows.values()))
-        for category_id, urls in by_category.items():
-            link = self._statements.insert(table(ArticleCategory)).from_select(
-                ["article_id", "category_id"],
-                select(ArticleUrl.article_id, literal(category_id)).where(
-                    ArticleUrl.url.in_(sorted(urls))
-                ),
-            )
-            self.session.execute(link.on_conflict_do_nothing())
-
-    def _walk(self, record: WalkRecord) -> None:
-        column = "walk_started_at" if record.event == "started" else "walk_completed_at"
-        self.session.execute(
-            update(Category)
-            .where(Category.slug == record.category_slug)
-            .values({column: record.at})
-        )
-
-    def _forget(self, record: ForgetLinksRecord) -> None:
-        if not record.urls:
-            return
-        category_ids = select(Category.id).where(Category.slug == record.category_slug)
-        self.session.execute(
-            delete(Listing).where(
-                Listing.category_id.in_(category_ids),
-                Listing.url.in_(list(record.urls)),
-                Listing.url.not_in(select(ArticleUrl.url)),
-            )
-        )
 
     # -- pages ------------------------------------------------------------------------
 
@@ -280,16 +229,6 @@ class BatchWriter:
         if outcome is Outcome.UPDATED:
             self._changed.add(article_id)
         return outcome
-
-    def _link_listed_categories(self, article_ids: Iterable[int]) -> None:
-        """Every category whose listing links any URL of these articles."""
-        link = self._statements.insert(table(ArticleCategory)).from_select(
-            ["article_id", "category_id"],
-            select(ArticleUrl.article_id, Listing.category_id)
-            .join(Listing, Listing.url == ArticleUrl.url)
-            .where(ArticleUrl.article_id.in_(sorted(article_ids))),
-        )
-        self.session.execute(link.on_conflict_do_nothing())
 
 
 def _held_urls(records: Sequence[Record], outcomes: list[Outcome | None]) -> set[str]:
