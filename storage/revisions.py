@@ -125,17 +125,7 @@ def _hold(
     hash_, now = prepared.hash, prepared.at
     held = session.get(HeldChange, article.id)
     if held is not None and held.content_hash == hash_:
-        if now - held.first_held_at >= apply_after:
-            session.delete(held)
-            logger.warning(
-                "Applying the poorer version of article %s held since %s",
-                article.id,
-                held.first_held_at,
-            )
-            return False
-        held.last_held_at = now
-        held.times += 1
-        return True
+        return _still_held(session, held, now, apply_after)
     if held is not None:
         session.delete(held)
         session.flush()
@@ -150,4 +140,21 @@ def _hold(
         )
     )
     logger.warning("Article %s: a poorer version (%s) is held, not applied", article.url, reason)
+    return True
+
+
+def _still_held(
+    session: Session, held: HeldChange, now: dt.datetime, apply_after: dt.timedelta
+) -> bool:
+    """The same poorer version served again: still held, or applied once it lasted."""
+    if now - held.first_held_at >= apply_after:
+        session.delete(held)
+        logger.warning(
+            "Applying the poorer version of article %s held since %s",
+            held.article_id,
+            held.first_held_at,
+        )
+        return False
+    held.last_held_at = now
+    held.times += 1
     return True
