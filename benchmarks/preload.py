@@ -2,7 +2,7 @@
 
 One ``INSERT … SELECT`` per table from a row generator (a recursive CTE on SQLite,
 ``generate_series`` on PostgreSQL), so a million articles take seconds, not an hour of
-``Repository.store``. The rows obey the schema of storage/models.py and its unique
+``BatchWriter.write``. The rows obey the schema of storage/models.py and its unique
 constraints: every article has its URL in ``article_urls``, a ``pages`` row with
 validators, a listing in one of the four categories and that category linked, a source
 among 300, a random 64-hex ``content_hash`` and ``dedupe_key`` (as SHA-256 values are).

@@ -84,7 +84,7 @@ PERSIST_BACKOFF = 0.2
 PERSIST_STALL_TIMEOUT = 120.0
 # A re-fetched article much poorer than the stored one (body cut by more than half, its
 # date or source lost) is held, not applied, until the site has served that same version
-# for this many hours (storage/batch.py; held versions are listed in held_changes).
+# for this many hours (storage/revisions.py; held versions are listed in held_changes).
 PERSIST_HELD_APPLY_AFTER_HOURS = _batch.HELD_APPLY_AFTER / _dt.timedelta(hours=1)
 # Writes that still fail are kept here (JSON lines, one file per database) and written
 # at the start of the next run; the run that could not write them exits 1.

@@ -206,7 +206,7 @@ class Revision(Base):
 class HeldChange(Base):
     """A re-fetched version much poorer than the stored article (body cut by more than
     half, date or source lost): not applied. It is applied once the site still serves
-    the same version HELD_APPLY_AFTER after it was first held (see storage/batch.py)."""
+    the same version HELD_APPLY_AFTER after it was first held (see storage/revisions.py)."""
 
     __tablename__ = "held_changes"
 

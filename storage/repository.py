@@ -1,47 +1,31 @@
-"""What the crawl asks the database, and single writes for tests and tools.
+"""What the crawl asks the database: reads only.
 
 The crawl reads through this (``crawler/incremental.py``: which listing links are known,
 which are unresolved, the validators for conditional requests, whether the last walk of
 a listing ended); it writes only through records and the writer process
-(``storage/writer.py`` → ``storage/batch.py``). The write methods here are the same
-batch writer with a batch of one, for tests and tools.
+(``storage/writer.py`` → ``storage/batch.py``, where dedupe, merge and revisions happen).
 
-The repository takes a Session and never commits: the caller frames each transaction.
+Invariant: the repository never writes; it takes a Session and the caller frames it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from storage.batch import BatchWriter, ConcurrentWrite, Outcome, content_hash, dedupe_key
 from storage.models import ArticleUrl, Category, Listing, Page
-from storage.records import (
-    ArticleRecord,
-    ForgetLinksRecord,
-    ListingRecord,
-    PageStatusRecord,
-    WalkRecord,
-)
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterable, Sequence
 
     from sqlalchemy.orm import Session
 
-__all__ = [
-    "ArticleRecord",
-    "ConcurrentWrite",
-    "Outcome",
-    "Repository",
-    "content_hash",
-    "dedupe_key",
-]
-
 
 class Repository:
+    """The incremental crawl's reads."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -103,45 +87,3 @@ class Repository:
             )
         )
         return {url: (etag, modified) for url, etag, modified in rows}
-
-    # -- single writes (a batch of one) ---------------------------------------------------
-
-    def store(self, record: ArticleRecord, now: dt.datetime) -> Outcome:
-        """Store one article per the spec's dedupe rules; return what happened."""
-        outcome = BatchWriter(self.session).write([record], now)[0]
-        assert outcome is not None
-        return outcome
-
-    def record_listings(
-        self,
-        slug: str,
-        name: str | None,
-        links: Sequence[tuple[str, dt.date | None]],
-        now: dt.datetime,
-    ) -> None:
-        BatchWriter(self.session).write([ListingRecord(slug, name, tuple(links), now)], now)
-
-    def begin_walk(self, slug: str, name: str | None, now: dt.datetime) -> bool:
-        """A crawl starts walking this listing; True when the previous walk ended properly."""
-        resumable = self.walk_resumable(slug)
-        BatchWriter(self.session).write([WalkRecord(slug, name, "started", now)], now)
-        return resumable
-
-    def complete_walk(self, slug: str, now: dt.datetime) -> None:
-        BatchWriter(self.session).write([WalkRecord(slug, None, "completed", now)], now)
-
-    def forget_listing_urls(self, slug: str, urls: Iterable[str]) -> None:
-        now = dt.datetime.now(dt.UTC)
-        BatchWriter(self.session).write([ForgetLinksRecord(slug, tuple(urls), now)], now)
-
-    def record_page(self, url: str, status: int, now: dt.datetime) -> None:
-        """A page that answered `status` (404, 410: gone) and holds no article."""
-        if status == 200:
-            raise ValueError("a 200 page is written with its article (store)")
-        BatchWriter(self.session).write([PageStatusRecord(url, status, now)], now)
-
-    def touch(self, url: str, now: dt.datetime) -> bool:
-        """The page at `url` did not change (304): only its last-seen time moves."""
-        found = self.session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url))
-        BatchWriter(self.session).write([PageStatusRecord(url, 304, now)], now)
-        return found is not None

@@ -57,7 +57,9 @@ def include_name(name: str | None, type_: str, _parents: Any) -> bool:
 
 def index_articles(session: Session, article_ids: Collection[int]) -> None:
     """(Re)write the index rows of these articles from `articles`, in the caller's
-    transaction; ids no longer in `articles` lose their row."""
+    transaction; ids no longer in `articles` lose their row. Its one caller at write time
+    is ``BatchWriter.write`` (storage/batch.py), in the transaction that writes the
+    articles; migration 0004 filled the index once."""
     ids = sorted(set(article_ids))
     if not ids:
         return

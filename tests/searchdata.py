@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from storage.repository import ArticleRecord, Repository
+from storage.records import ArticleRecord
 from tests.conftest import SITE
 from tests.gold import load_jsonl
+from tests.storing import store
 
 if TYPE_CHECKING:
     from typing import Any
@@ -40,7 +41,6 @@ def fill(database: Database, versions: tuple[str, ...] = ("v1", "v2")) -> None:
     each of its URLs, so inserts, updates and merges all happen."""
     for step, version in enumerate(versions):
         with database.sessions.begin() as session:
-            repository = Repository(session)
             for gold in load_jsonl(SITE / f"gold-{version}.jsonl"):
                 for url in gold["urls"]:
-                    repository.store(record(gold, url), T0 + dt.timedelta(days=step))
+                    store(session, record(gold, url), T0 + dt.timedelta(days=step))

@@ -13,8 +13,9 @@ import pytest
 
 from storage.db import Database
 from storage.export import FIELDS
-from storage.repository import ArticleRecord, Repository
+from storage.records import ArticleRecord
 from tests.conftest import ecnews
+from tests.storing import store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,7 +59,7 @@ def filled(sqlite_url: str) -> str:
     database = Database(sqlite_url)
     with database.sessions.begin() as session:
         for record in RECORDS:
-            Repository(session).store(record, T0)
+            store(session, record, T0)
     database.dispose()
     return sqlite_url
 

@@ -11,10 +11,10 @@ import pytest
 
 from storage.db import Database
 from storage.feed import CATEGORY_SCHEME, SOURCE_SCHEME
-from storage.repository import Repository
 from tests.conftest import SITE, ecnews
 from tests.gold import load_jsonl
 from tests.searchdata import HOST, T0, fill, record
+from tests.storing import store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +52,7 @@ def test_feed_is_valid_stable_and_shows_edits(database_url: str, tmp_path: Path)
     gold = next(g for g in load_jsonl(SITE / "gold-v1.jsonl") if g["title"] == entry.title)
     edited = replace(record(gold), body=gold["body"] + "\n编者按：本文已更新。")
     with database.sessions.begin() as session:
-        Repository(session).store(edited, T0 + dt.timedelta(days=3))
+        store(session, edited, T0 + dt.timedelta(days=3))
     database.dispose()
 
     after = atom(database_url, tmp_path, "--limit", "50")

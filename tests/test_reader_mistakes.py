@@ -19,9 +19,9 @@ import pytest
 
 from crawler.exitcodes import EXIT_FAILED, EXIT_USAGE
 from storage.db import Database
-from storage.repository import Repository
 from tests.conftest import ROOT, crawl_env, ecnews
 from tests.searchdata import T0, fill
+from tests.storing import store
 from tests.test_search_precision import BASE
 
 if TYPE_CHECKING:
@@ -46,9 +46,7 @@ def filled(database_url: str) -> str:
 def test_characters_xml_cannot_hold_leave_the_feed(sqlite_url: str, tmp_path: Path) -> None:
     database = Database(sqlite_url)
     with database.sessions.begin() as session:
-        Repository(session).store(
-            replace(BASE, title="标题\ufffe甲\x01", body="正文\uffff乙\x0b丙\ttab"), T0
-        )
+        store(session, replace(BASE, title="标题\ufffe甲\x01", body="正文\uffff乙\x0b丙\ttab"), T0)
     database.dispose()
     result = ecnews("export", "--format", "atom", database_url=sqlite_url, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""Dedupe, merge, revisions and listings in a real SQLite file and a real PostgreSQL."""
+"""Dedupe, merge, revisions and listings (written through the batch writer) and the
+crawl's reads (``Repository``), in a real SQLite file and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
+from storage.batch import Outcome, content_hash
 from storage.db import Database
 from storage.export import export_records
 from storage.models import Article, ArticleCategory, ArticleUrl, Listing, Revision
-from storage.repository import ArticleRecord, Outcome, Repository, content_hash
+from storage.records import ArticleRecord
+from storage.repository import Repository
 from storage.writer import RETRYABLE
+from tests import storing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,7 +50,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 def store(db: Database, record: ArticleRecord, at: dt.datetime = T0) -> Outcome:
     with db.sessions.begin() as session:
-        return Repository(session).store(record, at)
+        return storing.store(session, record, at)
 
 
 def count(db: Database, model: type) -> int:
@@ -108,14 +112,13 @@ def test_edited_article_is_updated_in_place_and_keeps_a_revision(db: Database) -
 
 def test_listing_links_categories_whichever_comes_first(db: Database) -> None:
     other = f"{SITE}/news/jxal/2025/0822/1001.html"
+    day = dt.date(2025, 8, 22)
     with db.sessions.begin() as session:
-        repo = Repository(session)
-        repo.record_listings("sjbg", "数据报告", [(RECORD.url, dt.date(2025, 8, 22))], T0)
+        storing.record_listings(session, "sjbg", "数据报告", [(RECORD.url, day)], T0)
     store(db, RECORD)
     with db.sessions.begin() as session:
-        repo = Repository(session)
-        repo.record_listings("zcfg", "政策法规", [(RECORD.url, dt.date(2025, 8, 22))], T0)
-        repo.record_listings("jxal", "教学案例", [(other, dt.date(2025, 8, 22))], T0)
+        storing.record_listings(session, "zcfg", "政策法规", [(RECORD.url, day)], T0)
+        storing.record_listings(session, "jxal", "教学案例", [(other, day)], T0)
     with db.sessions() as session:
         (record,) = export_records(session)
     assert record["categories"] == ["政策法规", "数据报告", "热点聚焦"]
@@ -128,10 +131,9 @@ def test_known_listing_urls_need_same_date_and_a_resolution(db: Database) -> Non
     day = dt.date(2025, 8, 22)
     store(db, RECORD)
     with db.sessions.begin() as session:
-        repo = Repository(session)
         for url in (RECORD.url, gone, unresolved):
-            repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
-        repo.record_page(gone, 404, T0)
+            storing.record_listings(session, "rdjj", "热点聚焦", [(url, day)], T0)
+        storing.record_page(session, gone, 404, T0)
     with db.sessions() as session:
         repo = Repository(session)
         links = [(RECORD.url, day), (gone, day), (unresolved, day)]
@@ -144,12 +146,11 @@ def test_known_listing_urls_need_same_date_and_a_resolution(db: Database) -> Non
 def test_validators_and_touch(db: Database) -> None:
     store(db, replace(RECORD, etag='"abc"', last_modified="Fri, 22 Aug 2025 02:30:00 GMT"))
     with db.sessions.begin() as session:
-        repo = Repository(session)
-        assert repo.validators([RECORD.url, f"{SITE}/x.html"]) == {
+        assert Repository(session).validators([RECORD.url, f"{SITE}/x.html"]) == {
             RECORD.url: ('"abc"', "Fri, 22 Aug 2025 02:30:00 GMT")
         }
-        assert repo.touch(RECORD.url, T1)
-        assert not repo.touch(f"{SITE}/unknown.html", T1)
+        assert storing.touch(session, RECORD.url, T1)
+        assert not storing.touch(session, f"{SITE}/unknown.html", T1)
     with db.sessions() as session:
         assert session.scalars(select(Article.last_seen_at)).one() == T1
 
@@ -157,7 +158,7 @@ def test_validators_and_touch(db: Database) -> None:
 def test_a_gone_article_is_never_deleted(db: Database) -> None:
     store(db, RECORD)
     with db.sessions.begin() as session:
-        Repository(session).record_page(RECORD.url, 404, T1)
+        storing.record_page(session, RECORD.url, 404, T1)
     assert count(db, Article) == 1
 
 
@@ -190,12 +191,13 @@ def test_concurrent_writers_store_one_article(db: Database) -> None:
 
 def test_walk_state_tells_whether_the_previous_walk_ended(db: Database) -> None:
     with db.sessions.begin() as session:
-        assert not Repository(session).begin_walk("rdjj", "热点聚焦", T0)  # never walked
+        assert not storing.begin_walk(session, "rdjj", "热点聚焦", T0)  # never walked
     with db.sessions.begin() as session:
-        assert not Repository(session).begin_walk("rdjj", "热点聚焦", T1)  # cut short
-        Repository(session).complete_walk("rdjj", T1)
+        assert not storing.begin_walk(session, "rdjj", "热点聚焦", T1)  # cut short
+        storing.complete_walk(session, "rdjj", T1)
     with db.sessions.begin() as session:
-        assert Repository(session).begin_walk("rdjj", "热点聚焦", T1 + dt.timedelta(hours=1))
+        later = T1 + dt.timedelta(hours=1)
+        assert storing.begin_walk(session, "rdjj", "热点聚焦", later)
 
 
 def test_pending_links_are_the_unresolved_ones_and_can_be_forgotten(db: Database) -> None:
@@ -206,11 +208,11 @@ def test_pending_links_are_the_unresolved_ones_and_can_be_forgotten(db: Database
     with db.sessions.begin() as session:
         repo = Repository(session)
         for url in (RECORD.url, failed, gone):
-            repo.record_listings("rdjj", "热点聚焦", [(url, day)], T0)
-        repo.record_page(gone, 404, T0)
+            storing.record_listings(session, "rdjj", "热点聚焦", [(url, day)], T0)
+        storing.record_page(session, gone, 404, T0)
         assert repo.pending_listing_urls("rdjj") == {failed}
         assert repo.pending_listing_urls("zcfg") == set()
-        repo.forget_listing_urls("rdjj", {failed, RECORD.url})
+        storing.forget_listing_urls(session, "rdjj", {failed, RECORD.url})
         assert repo.pending_listing_urls("rdjj") == set()
     assert count(db, Listing) == 2  # the stored article's listing row stays
 
@@ -219,7 +221,7 @@ def test_a_rolled_back_source_id_is_not_reused(db: Database) -> None:
     """Ids of sources and categories are cached only once committed."""
     record = replace(RECORD, source="只在回滚里出现的来源")
     with db.sessions() as session, session.begin():
-        Repository(session).store(record, T0)
+        storing.store(session, record, T0)
         session.rollback()
     assert store(db, record) is Outcome.NEW  # a stale cached id would break the foreign key
     with db.sessions() as session:

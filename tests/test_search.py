@@ -11,10 +11,12 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
+from storage.batch import content_hash, dedupe_key
 from storage.db import Database, alembic_config, make_engine, upgrade
 from storage.models import Article
-from storage.repository import ArticleRecord, Repository, content_hash, dedupe_key
+from storage.records import ArticleRecord
 from storage.search import index_articles, index_counts, search
+from tests import storing
 from tests.conftest import ecnews
 from tests.searchdata import fill
 
@@ -47,7 +49,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 def store(db: Database, record: ArticleRecord, at: dt.datetime = T0) -> None:
     with db.sessions.begin() as session:
-        Repository(session).store(record, at)
+        storing.store(session, record, at)
 
 
 def found(db: Database, query: str) -> list[str]:
@@ -86,7 +88,7 @@ def test_merge_keeps_one_row(db: Database) -> None:
 def test_rolled_back_article_leaves_no_row(db: Database) -> None:
     def store_then_fail() -> None:
         with db.sessions.begin() as session:
-            Repository(session).store(RECORD, T0)
+            storing.store(session, RECORD, T0)
             raise RuntimeError("the transaction fails after the write")
 
     with pytest.raises(RuntimeError):

@@ -18,10 +18,11 @@ from sqlalchemy import select
 import storage.search
 from storage.db import Database
 from storage.models import Article
-from storage.repository import ArticleRecord, Repository
+from storage.records import ArticleRecord
 from storage.search import search
 from storage.segment import normalise
 from tests.searchdata import T0, fill
+from tests.storing import store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -60,7 +61,7 @@ def filled(database_url: str) -> Iterator[Database]:
     with database.sessions.begin() as session:
         for i, body in enumerate(NEAR_MISSES):
             url = BASE.url.replace("9000", str(9000 + i))
-            Repository(session).store(replace(BASE, url=url, body=body, title=f"近似{i}"), T0)
+            store(session, replace(BASE, url=url, body=body, title=f"近似{i}"), T0)
     yield database
     database.dispose()
 
