@@ -18,6 +18,10 @@ import yaml
 
 from tests.conftest import ROOT
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 UNITS = sorted((DEPLOY / "systemd").glob("ecnews-*"))

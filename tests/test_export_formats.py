@@ -26,6 +26,10 @@ from storage.zone import SITE_TZ
 from tests.conftest import ecnews
 from tests.searchdata import fill
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 TIMES = ("published_at", "first_seen_at", "updated_at")
 LISTS = ("urls", "categories")
 

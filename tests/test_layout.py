@@ -21,6 +21,10 @@ from tests.conftest import ecnews
 if TYPE_CHECKING:
     from pathlib import Path
 
+# Every test here runs crawls in child processes: not in make test-fast.
+pytestmark = pytest.mark.slow
+
+
 BODY = "第一段正文，讲述一件事情。\n第二段正文，继续讲述。"
 
 

@@ -15,6 +15,10 @@ from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
 
 

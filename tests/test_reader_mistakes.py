@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 def one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr[-3000:]

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 READERS = [
     ("export",),
     ("export", "--format", "csv"),

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
     from tests.siteserver import SiteServer
 
+# Every test here runs crawls in child processes: not in make test-fast.
+pytestmark = pytest.mark.slow
+
+
 MOMENTS = [round(0.15 * n, 2) for n in range(20)]  # 0 … 2.85 s after start
 WRITER_STARTING = -1.0
 """Not a delay: the moment the writer process appears, while it imports and connects."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pytest
+
 from crawler.exitcodes import EXIT_USAGE
 from storage.db import Database
 from storage.models import CrawlRun
@@ -12,6 +14,10 @@ from tests.conftest import ecnews
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
 
 STARTED = dt.datetime(2025, 8, 21, 16, 0, 5, tzinfo=dt.UTC)
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
     from datasette.app import Datasette
 
+# Every test here starts a child process (an ecnews command, a crawl or a tool): not in make test-fast.
+pytestmark = pytest.mark.process
+
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Around midnight in China, where the UTC day and the site's day differ.
 PUBLISHED = {
