@@ -17,7 +17,6 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import distributed
 from crawler import stats_keys as keys
@@ -26,7 +25,7 @@ from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_O
 from crawler.hardstop import HardStop
 from crawler.monitors import UNREACHABLE
 from crawler.preflight import site_unreachable, site_url_problem
-from crawler.runs import CrawlRunRecorder
+from crawler.runs import record_verdict
 from crawler.spiders.news import NewsSpider
 from crawler.unrecorded import remember
 from storage.db import DatabaseOptions, get_database
@@ -265,18 +264,7 @@ def _run_spider(settings: Settings, spider_args: dict[str, Any]) -> int:
         print("ecnews crawl: interrupted; run again with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     problems: list[str] = stats.get(keys.VERDICT, ["the monitors did not run (see the log)"])
-    recorder = next(
-        (ext for ext in crawler.extensions.middlewares if isinstance(ext, CrawlRunRecorder)),
-        None,
-    )
-    if recorder is not None:
-        try:
-            recorder.finish(
-                reason, status="failed" if problems else "ok", why="; ".join(problems) or None
-            )
-        except SQLAlchemyError as error:
-            # The verdict still reaches cron; the next run marks this row as killed.
-            problems = [*problems, f"the run could not be recorded: {error}"]
+    problems = record_verdict(crawler, reason, problems)
     if not problems:
         _checkpoint(settings["DATABASE_URL"], DatabaseOptions.from_settings(settings))
     if problems:

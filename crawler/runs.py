@@ -70,6 +70,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def record_verdict(crawler: Crawler, reason: str, problems: list[str]) -> list[str]:
+    """Write the run's end (ok, or failed with `problems`) on its crawl_runs row; the
+    problems, plus one if the row could not be written (the verdict still reaches cron;
+    the next run marks the row as killed)."""
+    recorder = next(
+        (ext for ext in crawler.extensions.middlewares if isinstance(ext, CrawlRunRecorder)),
+        None,
+    )
+    if recorder is None:
+        return problems
+    try:
+        recorder.finish(
+            reason, status="failed" if problems else "ok", why="; ".join(problems) or None
+        )
+    except SQLAlchemyError as error:
+        return [*problems, f"the run could not be recorded: {error}"]
+    return problems
+
+
 class CrawlRunRecorder:
     def __init__(
         self,

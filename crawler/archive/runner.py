@@ -12,11 +12,10 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.reactor import install_reactor
-from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import stats_keys as keys
 from crawler.archive.replay import PAGES_READ, ReplaySpider, replay_settings
-from crawler.runs import CrawlRunRecorder
+from crawler.runs import record_verdict
 from pipelines.items import ArticleItem
 from pipelines.persist import to_record
 from storage.records import ArticleRecord
@@ -103,18 +102,7 @@ def _judge(crawler: Crawler, outcome: Outcome) -> None:
     problems: list[str] = list(stats.get(keys.VERDICT, ["the monitors did not run (see the log)"]))
     if reason == "shutdown":
         problems = ["interrupted"]
-    recorder = next(
-        (ext for ext in crawler.extensions.middlewares if isinstance(ext, CrawlRunRecorder)),
-        None,
-    )
-    if recorder is not None:
-        try:
-            recorder.finish(
-                reason, status="failed" if problems else "ok", why="; ".join(problems) or None
-            )
-        except SQLAlchemyError as error:
-            problems.append(f"the run could not be recorded: {error}")
-    outcome.problems.extend(problems)
+    outcome.problems.extend(record_verdict(crawler, reason, problems))
 
 
 __all__ = ["PAGES_READ", "Outcome", "Replay", "run"]

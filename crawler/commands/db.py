@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DatabaseError
 
 from crawler.commands import CommandError
-from crawler.commands.reading import reading
+from crawler.commands.reading import reachable_url, reading
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from crawler.settings import database_options, database_url
+from crawler.settings import database_url
 from storage.backup import BackupError, backup_sqlite
 from storage.db import Database, brief, redacted, sqlite_file
-from storage.preflight import unreachable, url_problem
+from storage.preflight import url_problem
 from storage.search import index_counts
 
 if TYPE_CHECKING:
@@ -65,12 +65,7 @@ def _backup(target: str | None) -> int:
 
 
 def _upgrade() -> int:
-    url = database_url()
-    if problem := url_problem(url):
-        raise CommandError(problem, EXIT_USAGE)
-    options = database_options()
-    if problem := unreachable(url, options.pg_connect_timeout):
-        raise CommandError(problem)
+    url, options = reachable_url()
     try:
         Database(url, options=options).dispose()
     except DatabaseError as error:  # a file that is not a database, a disk that is full

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from crawler.commands import CommandError
 from crawler.exitcodes import EXIT_USAGE
 from crawler.settings import NEWS_CATEGORIES, database_options, database_url
-from storage.db import ReadError, ReadOnlyDatabase, open_readonly
+from storage.db import DatabaseOptions, ReadError, ReadOnlyDatabase, open_readonly
 from storage.models import Category
 from storage.preflight import unreachable, url_problem
 from storage.zone import SITE_TZ
@@ -32,15 +32,22 @@ if TYPE_CHECKING:
 _DAYS_AGO = re.compile(r"(\d+)d")
 
 
-def open_database(url: str | None = None) -> ReadOnlyDatabase:
-    """The configured database, read-only; CommandError (exit 2 for a bad URL, else 1)
-    when it cannot be read as it is."""
+def reachable_url(url: str | None = None) -> tuple[str, DatabaseOptions]:
+    """The configured database URL and its options, once the URL is valid (else
+    CommandError, exit 2) and its server answers (else CommandError, exit 1)."""
     url = database_url(url)
     if problem := url_problem(url):
         raise CommandError(problem, EXIT_USAGE)
     options = database_options()
     if problem := unreachable(url, options.pg_connect_timeout):
         raise CommandError(problem)
+    return url, options
+
+
+def open_database(url: str | None = None) -> ReadOnlyDatabase:
+    """The configured database, read-only; CommandError (exit 2 for a bad URL, else 1)
+    when it cannot be read as it is."""
+    url, options = reachable_url(url)
     try:
         return open_readonly(url, options)
     except ReadError as error:
