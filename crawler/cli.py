@@ -1,7 +1,7 @@
 """The `ecnews` command: a registry of subcommands, one module each under crawler/commands/.
 
-crawl (the command for cron), export, runs, search, serve and db. Adding a command is one
-module with `add_parser` and `run`, and its name in COMMANDS. Every problem the user can act
+COMMANDS names them (crawl, the command for cron, first). Adding a command is one module
+with `add_parser` and `run`, and its name in COMMANDS. Every problem the user can act
 on is one line, `ecnews <command>: <message>`, with the exit code of crawler/exitcodes.py.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crawler.commands import CommandError
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from crawler.settings import LOG_LEVEL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -67,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not getattr(args, "own_logging", False):  # the crawl configures Scrapy's logging
-        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
+        logging.basicConfig(level=LOG_LEVEL, format="%(message)s")
     try:
         code: int = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ecnews {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
-        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+        if LOG_LEVEL.upper() == "DEBUG":
             raise
         print(f"ecnews {args.command}: {_unexpected(error)}", file=sys.stderr)
         return EXIT_FAILED

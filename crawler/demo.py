@@ -109,8 +109,9 @@ def main() -> int:
     parser.add_argument("--log-file", default=DEFAULT_LOG_FILE)
     args = parser.parse_args()
     url = database_url()
-    # The terminal gets warnings and the verdict; the log file gets everything.
-    level = os.environ.get("LOG_LEVEL", "WARNING")
+    # The terminal gets warnings and the verdict (unless LOG_LEVEL is set); the log file
+    # gets everything.
+    level = settings.from_environment(os.environ, vars(settings)).get("LOG_LEVEL", "WARNING")
     with site(args.port) as site_url:
         print(f"Crawling into {redacted(url)}; full log: {Path(args.log_file).resolve()}")
         sys.stdout.flush()

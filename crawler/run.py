@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The crawl lock of a database that is not a SQLite file, when ECNEWS_LOCK_FILE is unset.
 DEFAULT_LOCK_FILE = "data/ecnews-crawl.lock"
 # Seconds the pre-flight TCP connection to the site may take (at most DOWNLOAD_TIMEOUT).
 SITE_PROBE_TIMEOUT = 10.0
-DEFAULT_JOBDIR = "data/job"
 RUN_ARGS_FILE = "ecnews-run.json"
 
 
@@ -146,13 +146,19 @@ def default_lock_file(database_url: str) -> Path:
     return Path(DEFAULT_LOCK_FILE)
 
 
+def lock_file(database_url: str, configured: str | None = None) -> Path:
+    """The crawl lock of a database: `configured` (--lock-file, else ECNEWS_LOCK_FILE) if
+    set, else default_lock_file. Crawl, reextract and archive prune share it."""
+    return Path(configured) if configured else default_lock_file(database_url)
+
+
 def crawl(args: argparse.Namespace) -> int:
-    jobdir = Path(args.jobdir or os.environ.get("ECNEWS_JOBDIR") or DEFAULT_JOBDIR)
     try:
         settings = crawl_settings(args)
+        jobdir = Path(args.jobdir or settings["ECNEWS_JOBDIR"])
         error = _usage_error(args, settings, jobdir)
     except ValueError as problem:
-        error = str(problem)
+        error, jobdir = str(problem), Path()
     if error:
         return _fail(error, EXIT_USAGE)
     options = DatabaseOptions.from_settings(settings)
@@ -165,11 +171,7 @@ def crawl(args: argparse.Namespace) -> int:
     if settings.get("REDIS_URL"):
         error = _site_unreachable(args, settings, jobdir)
         return _fail(error, EXIT_FAILED) if error else _crawl_distributed(args, settings)
-    lock_path = Path(
-        args.lock_file
-        or os.environ.get("ECNEWS_LOCK_FILE")
-        or default_lock_file(settings.get("DATABASE_URL"))
-    )
+    lock_path = lock_file(settings["DATABASE_URL"], args.lock_file or settings["ECNEWS_LOCK_FILE"])
     try:
         with CrawlLock(lock_path):
             # Probed under the lock: a run that is locked out touches nothing.

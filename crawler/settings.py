@@ -199,6 +199,12 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19's HTTP endpoint (scrapy.extensions.remote_control)
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
+# Where every run keeps its request queue for `--resume` (Scrapy's JOBDIR); `--jobdir` wins.
+ECNEWS_JOBDIR = "data/job"
+# The lock that keeps two crawls of one database from overlapping (`--lock-file` wins);
+# empty: `<database>.lock` next to a SQLite database, else data/ecnews-crawl.lock under the
+# working folder (crawler/run.py lock_file).
+ECNEWS_LOCK_FILE = ""
 # In memory only, even with a JOBDIR: see crawler/dupefilter.py.
 DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
 # Scrapy's scheduler, except that a queue that fails (JOBDIR disk full or read-only)
@@ -280,6 +286,8 @@ ENVIRONMENT = {
     "REDIS_URL": "REDIS_URL",
     "ECNEWS_IDLE_CLOSE_SECONDS": "ECNEWS_IDLE_CLOSE_SECONDS",
     "LOG_LEVEL": "LOG_LEVEL",
+    "ECNEWS_JOBDIR": "ECNEWS_JOBDIR",
+    "ECNEWS_LOCK_FILE": "ECNEWS_LOCK_FILE",
     "NEWS_LAYOUT_SAMPLE": "NEWS_LAYOUT_SAMPLE",
     "ECNEWS_ARCHIVE_ENABLED": "ARCHIVE_ENABLED",
     "ECNEWS_ARCHIVE_DIR": "ARCHIVE_DIR",

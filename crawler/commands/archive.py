@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.archive.prune import prune
 from crawler.archive.store import index_entries
 from crawler.exitcodes import EXIT_LOCKED, EXIT_OK, EXIT_USAGE
-from crawler.settings import ARCHIVE_DIR, database_url
+from crawler.settings import ARCHIVE_DIR, ECNEWS_LOCK_FILE, database_url
 
 if TYPE_CHECKING:
     import argparse
@@ -59,9 +58,9 @@ def _prune(where: Path, keep_latest: int | None) -> int:
         print("ecnews archive: --keep-latest must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     # Under the crawl lock: a crawl or a reextract never sees a file rewritten under it.
-    from crawler.run import CrawlLock, LockHeld, default_lock_file  # noqa: PLC0415
+    from crawler.run import CrawlLock, LockHeld, lock_file  # noqa: PLC0415
 
-    lock = Path(os.environ.get("ECNEWS_LOCK_FILE") or default_lock_file(database_url()))
+    lock = lock_file(database_url(), ECNEWS_LOCK_FILE)
     try:
         with CrawlLock(lock):
             result = prune(where, keep_latest)

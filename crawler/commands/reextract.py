@@ -71,7 +71,7 @@ class _Stop(Exception):
 def run(args: argparse.Namespace) -> int:
     # Scrapy only now: the other commands start without it.
     from crawler.archive import runner  # noqa: PLC0415
-    from crawler.run import CrawlLock, LockHeld, default_lock_file  # noqa: PLC0415
+    from crawler.run import CrawlLock, LockHeld, lock_file  # noqa: PLC0415
 
     try:
         settings, entries, before = _prepare(args)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     except _Stop as stop:
         return _fail(str(stop), stop.code)
     database_url = settings["DATABASE_URL"]
-    lock = Path(os.environ.get("ECNEWS_LOCK_FILE") or default_lock_file(database_url))
+    lock = lock_file(database_url, settings["ECNEWS_LOCK_FILE"])
     try:
         with CrawlLock(lock):
             outcome = runner.run(settings, settings["ARCHIVE_DIR"], replays, dry_run=args.dry_run)
