@@ -34,7 +34,7 @@ serve: $(STAMP) ## the web view of the database on http://127.0.0.1:8001/ (SERVE
 test: $(STAMP) ## the tests, with a throwaway PostgreSQL and Redis when installed
 	scripts/with-services.sh $(BIN)/pytest -q
 
-test-fast: $(STAMP) ## unit, rule and in-process storage tests (SQLite): no child process, no services (about 3 min on 2 cores today; the target is < 60 s)
+test-fast: $(STAMP) ## unit, rule and in-process storage tests (SQLite): no child process, no services (under 30 s)
 	$(BIN)/pytest -q -m "not slow and not process and not postgres and not redis"
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict
