@@ -17,24 +17,19 @@ others. If the process dies, or no batch completes for ``stall_timeout`` seconds
 work is pending, every pending future fails with ``WriterGone`` (a stalled process is
 killed first): nothing waits forever.
 
-The child never outlives the crawl: the kernel kills it when the crawl dies
-(``PR_SET_PDEATHSIG``), and it also compares its parent with the crawl's pid, given to it
-at start, so a crawl that died before the child could ask the kernel is noticed too. It
-never holds the crawl's stdio (a dead crawl's pipe must reach EOF): its stdin, stdout and
-stderr point at /dev/null, and it logs through the reply queue to the crawl's handlers.
+The child never outlives the crawl and never holds its stdio (``storage/child.py``); it
+logs through the reply queue to the crawl's handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import logging
 import logging.handlers
 import multiprocessing
 import os
 import queue
-import signal
 import threading
 import time
 from concurrent.futures import Future
@@ -45,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from storage.batch import HELD_APPLY_AFTER, BatchWriter, ConcurrentWrite, Outcome
+from storage.child import PARENT_POLL_SECONDS, become_child_of, parent_gone
 from storage.db import DEFAULT_OPTIONS, Database, DatabaseOptions, redacted
 from storage.deadline import break_socket
 from storage.models import ArticleUrl, Page
@@ -71,9 +67,6 @@ READY = "ready"
 # A database found unavailable is tried again at most this often; batches in between fail
 # at once (a crawl closing on a dead database must not wait a connect timeout per batch).
 UNAVAILABLE_PROBE_SECONDS = 5.0
-# How often an idle writer checks that the crawl that started it is still alive.
-PARENT_POLL_SECONDS = 1.0
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,23 +246,6 @@ def _break_connection(fd: int, seconds: float) -> None:
     break_socket(fd)
 
 
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this process when the crawl dies; exit now if it has."""
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: the poll loop checks
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # died before prctl: nobody would send the signal
-        os._exit(0)
-
-
-def _release_stdio() -> None:
-    """Point stdin, stdout and stderr at /dev/null: the crawl's pipes are the crawl's."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-
-
 def _serve(
     url: str,
     options: WriterOptions,
@@ -282,11 +258,7 @@ def _serve(
     """The child's main loop: a batch in, its results out, until None arrives, or until
     ``parent`` (the crawl's pid, passed in: the crawl may be killed before we get here)
     is gone."""
-    _die_with(parent)
-    _release_stdio()
-    # Ctrl-C reaches the whole process group: the crawl decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    become_child_of(parent)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(replies)]
     root.setLevel(log_level)
@@ -302,7 +274,7 @@ def _serve(
             try:
                 message = requests.get(timeout=PARENT_POLL_SECONDS)
             except queue.Empty:
-                if os.getppid() != parent:
+                if parent_gone(parent):
                     return  # the crawl was killed: nobody is left to write for
                 continue
             if message is None:

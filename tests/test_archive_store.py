@@ -69,6 +69,7 @@ def _capture(body: bytes, status: int = 200) -> Capture:
     )
 
 
+@pytest.mark.process  # the archive writer is a child process
 def test_writer_round_trip_revisit_and_cut_files(tmp_path: Path) -> None:
     writer = ArchiveWriter(tmp_path, queue_size=8)
     writer.start()
