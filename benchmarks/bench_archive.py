@@ -1,13 +1,14 @@
 """What the archive costs and what reextract gives back, on the generated site (default
-3,000 articles): a full crawl with the archive off, one with it on (and the bare ceiling),
-then `ecnews reextract` of that database with the site down.
+3,000 articles): the bare ceiling (which archives nothing), a full crawl with the archive
+off and one with it on, back to back, `--repeats` times; then `ecnews reextract` of the
+last archived database with the site down.
 
-    .venv/bin/python benchmarks/bench_archive.py [--articles 3000] [--json out.json]
+    .venv/bin/python benchmarks/bench_archive.py [--articles 3000] [--repeats 3] [--json out.json]
 
-Rows: crawl pages/s with the archive off and on (and b/a against bare for each), the
-archive's bytes per page and per article page, and reextract articles/s against the
-crawl's (target >= 0.8), with the pages it read and the requests it sent (0: the site is
-down while it runs, so any request would fail the run).
+Rows: crawl pages/s with the archive off and on, and b/a against bare for each (the median
+of the repeats' pairs, with their spread), the archive's bytes per page and per article
+page, and reextract articles/s against the crawl's (target >= 0.8), with the pages it read
+and the requests it sent (0: the site is down while it runs, so any request would fail).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,29 +58,46 @@ def _reextract(workdir: Path, database_url: str, archive: Path) -> tuple[dict[st
     return json.loads(stats_file.read_text("utf-8")), result.stdout
 
 
-def run(articles: int, seed: int, workdir: Path) -> dict[str, Any]:
+def run(articles: int, seed: int, workdir: Path, repeats: int) -> dict[str, Any]:
     site = workdir / "site"
     summary = generate(articles, site, seed)
     figures: dict[str, Any] = {"articles": articles, "pages": summary["crawl_requests"]}
+    triples = []
     with crawls.serve(site) as served:
-        bare = crawls.crawl("bare", served, workdir / "bare")
-        off = crawls.crawl(
-            "news",
-            served,
-            workdir / "off",
-            database_url=f"sqlite:///{workdir / 'off.db'}",
-            settings={"ARCHIVE_ENABLED": "False"},
-        )
-        on = crawls.crawl(
-            "news", served, workdir / "on", database_url=f"sqlite:///{workdir / 'on.db'}"
-        )
+        for repeat in range(repeats):
+            # A fresh folder and database each time; the last one is reextracted below.
+            for kind in ("bare", "off", "on"):
+                shutil.rmtree(workdir / kind, ignore_errors=True)
+                (workdir / f"{kind}.db").unlink(missing_ok=True)
+            bare = crawls.crawl("bare", served, workdir / "bare")
+            off = crawls.crawl(
+                "news",
+                served,
+                workdir / "off",
+                database_url=f"sqlite:///{workdir / 'off.db'}",
+                settings={"ARCHIVE_ENABLED": "False"},
+            )
+            on = crawls.crawl(
+                "news", served, workdir / "on", database_url=f"sqlite:///{workdir / 'on.db'}"
+            )
+            triples.append((bare, off, on))
+            print(
+                f"[{time.strftime('%H:%M:%S')}] archive crawl {repeat + 1}/{repeats}: bare "
+                f"{bare.pages_per_s:.0f}, off {off.pages_per_s:.0f}, on {on.pages_per_s:.0f} pages/s",
+                file=sys.stderr,
+                flush=True,
+            )
+    off_pairs = [off.pages_per_s / bare.pages_per_s for bare, off, _ in triples]
+    on_pairs = [on.pages_per_s / bare.pages_per_s for bare, _, on in triples]
     archive = workdir / "on" / "archive"
     figures["crawl"] = {
-        "bare_pages_per_s": bare.pages_per_s,
-        "off_pages_per_s": off.pages_per_s,
-        "on_pages_per_s": on.pages_per_s,
-        "off_b_over_a": off.pages_per_s / bare.pages_per_s,
-        "on_b_over_a": on.pages_per_s / bare.pages_per_s,
+        "bare_pages_per_s": statistics.median(b.pages_per_s for b, _, _ in triples),
+        "off_pages_per_s": statistics.median(o.pages_per_s for _, o, _ in triples),
+        "on_pages_per_s": statistics.median(o.pages_per_s for _, _, o in triples),
+        "off_b_over_a": statistics.median(off_pairs),
+        "off_spread": (min(off_pairs), max(off_pairs)),
+        "on_b_over_a": statistics.median(on_pairs),
+        "on_spread": (min(on_pairs), max(on_pairs)),
         "on_articles_per_s": on.articles_per_s,
         "archive_records": on.stats.get("archive/records"),
     }
@@ -116,9 +135,14 @@ def table(figures: dict[str, Any]) -> str:
     crawl, disk, again = figures["crawl"], figures["disk"], figures["reextract"]
     rows = [
         f"archive bench: {figures['articles']:,} articles, {figures['pages']:,} pages",
-        f"  crawl, archive off   {crawl['off_pages_per_s']:7.0f} pages/s   b/a {crawl['off_b_over_a']:.2f}",
+        f"  bare (no archive)    {crawl['bare_pages_per_s']:7.0f} pages/s",
+        (
+            f"  crawl, archive off   {crawl['off_pages_per_s']:7.0f} pages/s   b/a {crawl['off_b_over_a']:.2f}"
+            f" ({crawl['off_spread'][0]:.2f}-{crawl['off_spread'][1]:.2f})"
+        ),
         (
             f"  crawl, archive on    {crawl['on_pages_per_s']:7.0f} pages/s   b/a {crawl['on_b_over_a']:.2f}"
+            f" ({crawl['on_spread'][0]:.2f}-{crawl['on_spread'][1]:.2f})"
             f"   (target >= 0.85; {crawl['archive_records']} records)"
         ),
         (
@@ -138,13 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--articles", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     os.environ.pop("REDIS_URL", None)
     workdir = Path(tempfile.mkdtemp(prefix="ecnews-bench-archive-"))
     started = time.perf_counter()
     try:
-        figures = run(args.articles, args.seed, workdir)
+        figures = run(args.articles, args.seed, workdir, args.repeats)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     figures["wall_seconds"] = time.perf_counter() - started

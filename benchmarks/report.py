@@ -14,7 +14,7 @@ import scrapy
 if TYPE_CHECKING:
     import argparse
 
-TARGETS = {"sqlite": 0.85, "postgresql": 0.80}
+TARGETS = {"sqlite": 0.90, "postgresql": 0.85}
 DATES_TARGET = 20.0
 PERSIST_TARGET = 1.5
 RSS_TARGET = 1.2
@@ -93,16 +93,22 @@ def _crawl_rows(results: dict[str, Any]) -> list[str]:
         if kind not in runs:
             lines.append(f"{label:44}  skipped: no PostgreSQL")
             continue
-        ratio = rate(kind, "pages") / a_pages
-        miss = f"{ratio:.2f}, {target / ratio:.1f}x too slow"
+        # Each repeat runs (a) and (b) back to back: b/a is the median of those pairs.
+        pairs = [
+            (b["pages"] / b["elapsed"]) / (a["pages"] / a["elapsed"])
+            for a, b in zip(runs["bare"], runs[kind], strict=False)
+        ]
+        ratio = median(pairs)
+        miss = f"{ratio:.2f}, {target / ratio:.2f}x too slow"
         lines.append(
             f"{label:44}{rate(kind, 'pages'):9.0f}{rate(kind, 'articles'):12.0f}{ratio:7.2f}"
-            f"  >= {target}: {verdict(ratio >= target, miss)}"
+            f"  >= {target:.2f}: {verdict(ratio >= target, miss)}"
+            f" (pairs {min(pairs):.2f}-{max(pairs):.2f})"
         )
     per_page = 1e6 / a_pages
     lines.append(
-        f"  (a) takes {per_page:,.0f} µs per page on one core; b/a = 0.85 leaves "
-        f"{per_page / 0.85 - per_page:,.0f} µs per page for everything ours"
+        f"  (a) takes {per_page:,.0f} µs per page on one core; b/a = 0.90 leaves "
+        f"{per_page / 0.90 - per_page:,.0f} µs per page for everything ours"
     )
     return lines
 

@@ -36,6 +36,8 @@ class BareSpider(scrapy.Spider):
         # No pipelines and no run bookkeeping: nothing may touch a database.
         settings.set("ITEM_PIPELINES", {}, priority="spider")
         settings.set("EXTENSIONS", {}, priority="spider")
+        # Keeping every page (crawler/archive/) is work of ours: the ceiling does not pay it.
+        settings.set("ARCHIVE_ENABLED", False, priority="spider")
         # The ceiling is Scrapy as it comes: the fetch pattern is the project's (robots,
         # AutoThrottle, concurrency, user agent), the engine tuning is not: that is ours.
         for name in ("CONCURRENT_ITEMS", "SCRAPER_SLOT_MAX_ACTIVE_SIZE"):
