@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from storage.models import ArticleUrl, Category, Listing, Page
+from storage.layouts import GENERIC
+from storage.models import Article, ArticleUrl, Category, Listing, Page
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable, Sequence
 
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 
@@ -35,7 +37,8 @@ class Repository:
         self, slug: str, links: Sequence[tuple[str, dt.date | None]]
     ) -> set[str]:
         """Those of `links` already listed in this category with the same date and resolved:
-        stored as an article, or known to be gone (404)."""
+        stored as an article a layout read, or known to be gone (404). A generic
+        extractor's reading is not resolved: it is fetched again until a layout reads it."""
         if not links:
             return set()
         urls = [url for url, _ in links]
@@ -47,7 +50,7 @@ class Repository:
                 .where(Category.slug == slug, Listing.url.in_(urls))
             )
         }
-        stored = set(self.session.scalars(select(ArticleUrl.url).where(ArticleUrl.url.in_(urls))))
+        stored = set(self.session.scalars(_read_by_a_layout().where(ArticleUrl.url.in_(urls))))
         gone = set(
             self.session.scalars(select(Page.url).where(Page.url.in_(urls), Page.status == 404))
         )
@@ -67,9 +70,9 @@ class Repository:
         return completed is not None and (started is None or completed >= started)
 
     def pending_listing_urls(self, slug: str) -> set[str]:
-        """Links this category listed that are neither stored nor known gone: a fetch that
-        failed or was killed. The incremental walk goes on until it has met them again."""
-        stored = select(ArticleUrl.url)
+        """Links this category listed that are neither stored (by a layout) nor known gone: a
+        fetch that failed or was killed, or an article only a generic extractor could read. The incremental walk goes on until it has met them again."""
+        stored = _read_by_a_layout()
         gone = select(Page.url).where(Page.status == 404)
         return set(
             self.session.scalars(
@@ -87,3 +90,12 @@ class Repository:
             )
         )
         return {url: (etag, modified) for url, etag, modified in rows}
+
+
+def _read_by_a_layout() -> Select[str]:
+    """The stored URLs whose article some layout read (not the generic extractor)."""
+    return (
+        select(ArticleUrl.url)
+        .join(Article, Article.id == ArticleUrl.article_id)
+        .where(Article.layout_version.is_(None) | (Article.layout_version != GENERIC))
+    )

@@ -8,7 +8,10 @@ Invariants:
 - a much poorer version (body shrunk below ``POORER_BODY_SHARE`` or cut short, date or
   source lost) is held in ``held_changes``, not applied; it is applied only when the site
   still serves the same version ``HELD_APPLY_AFTER`` after it was first held. While held,
-  its page keeps no validators (``storage/batch.py``), so a 304 cannot hide it.
+  its page keeps no validators (``storage/batch.py``), so a 304 cannot hide it;
+- a generic extractor's reading (``layout_version = generic``, no layout proven) is a
+  stopgap, not a standard: a layout's reading replaces it as is (revision reason
+  ``layout``), never held against it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete
 
 from storage.dedupe import WHITE_SPACE, key_after_edit
+from storage.layouts import GENERIC
 from storage.models import Article, HeldChange, Revision
 from storage.outcome import Outcome
 
@@ -57,12 +61,14 @@ def revise(
         session.execute(delete(HeldChange).where(HeldChange.article_id == article_id))
         session.flush()
         return Outcome.UNCHANGED
-    reason = poorer(article, record, source_id)
+    stopgap = article.layout_version == GENERIC and record.layout_version != GENERIC
+    reason = None if stopgap else poorer(article, record, source_id)
     if reason is not None and _hold(session, article, prepared, reason, held_apply_after):
         article.last_seen_at = now
         session.flush()
         return Outcome.HELD
-    session.add(_revision(article, record.revision_reason or "crawl", now))
+    why = "layout" if stopgap else record.revision_reason or "crawl"
+    session.add(_revision(article, why, now))
     _apply(session, article, prepared, source_id)
     return Outcome.UPDATED
 

@@ -1,7 +1,8 @@
 """Redesigned copies of the redesign fixture, made by program for the tests: another
 redesign than the public one (other classes and ids, date format, pager text, a second
-<h1>, a sidebar of dated, titled links to every category), and a v2 whose page says
-another date for one stored article than what was stored."""
+<h1>, a sidebar of dated, titled links to every category), a v2 whose page says
+another date for one stored article than what was stored, and a v2 whose headlines say
+more than their listing items (no layout can be proven from the listings)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,19 @@ def redated(target: Path) -> tuple[Path, str]:
     assert html != page.read_bytes()
     page.write_bytes(html)
     return target, path
+
+
+_H1 = re.compile(rb"(<h1\b[^>]*>)")
+
+
+def headlined(target: Path) -> Path:
+    """The fixture with a version `v2-headlined`: v2 whose article headlines carry a
+    prefix the listing items' titles lack, so a cold start proves no layout (ASCII: the
+    pages' encodings vary)."""
+    shutil.copytree(REDESIGN, target)
+    shutil.copytree(target / "v2", target / "v2-headlined")
+    for page in (target / "v2-headlined").rglob("*.html"):
+        html = page.read_bytes()
+        if page.parent.name.isdigit():  # an article page: /news/<slug>/<yyyy>/<mmdd>/<id>.html
+            page.write_bytes(_H1.sub(lambda m: m.group(1) + b"[EXCLUSIVE] ", html, count=1))
+    return target

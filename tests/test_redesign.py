@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from crawler.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.conftest import ecnews
 from tests.gold import compare, load_jsonl
-from tests.redesigns import REDESIGN, redated, synthetic
+from tests.redesigns import REDESIGN, headlined, redated, synthetic
 from tests.siteserver import SiteServer
 
 if TYPE_CHECKING:
@@ -149,6 +149,55 @@ def test_cold_start_on_a_redesigned_site(redesign: str, sqlite_url: str, tmp_pat
         assert not loud_lines(again.stderr), loud_lines(again.stderr)
     gold = load_jsonl(REDESIGN / "gold-v2.jsonl")
     problems = compare(export(sqlite_url, tmp_path), gold)
+    taken_down = [p for p in problems if p.startswith("missing gold article")]
+    assert len(taken_down) == 1, "\n".join(problems)
+    assert problems == taken_down, "\n".join(problems)
+
+
+def generic_articles(db: str) -> int:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT count(*) FROM articles WHERE layout_version = 'generic'")
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def revision_reasons(db: str) -> list[str]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            return [str(row[0]) for row in connection.execute(text("SELECT reason FROM revisions"))]
+    finally:
+        engine.dispose()
+
+
+def test_generic_articles_are_replaced_once_a_layout_is_proven(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """No layout provable (headlines that are not the listings' titles): every article is
+    stored as the generic extractor reads it, marked, and the run fails loudly. The next
+    incremental run, on pages a layout can be proven on, reads them all again (no 304, no
+    "already known") and replaces each with the exact article."""
+    root = headlined(tmp_path / "site")
+    with SiteServer(root, "v2-headlined") as site:
+        first = crawl(site, sqlite_url, tmp_path, "v2-headlined", "incremental")
+        assert first.returncode == EXIT_FAILED, first.stderr[-3000:]
+        assert "generic extractor" in first.stderr
+        stored = generic_articles(sqlite_url)
+        assert stored == len(export(sqlite_url, tmp_path)) > 0
+        site.clear_log()
+        second = crawl(site, sqlite_url, tmp_path, "v2", "incremental")
+        assert second.returncode == EXIT_OK, second.stderr[-3000:]
+        refetched = {r.path for r in site.log if r.status == 200 and r.path.count("/") == 5}
+        assert len(refetched) >= stored
+        third = crawl(site, sqlite_url, tmp_path, "v2", "incremental")
+        assert third.returncode == EXIT_OK, third.stderr[-3000:]
+        assert not loud_lines(third.stderr), loud_lines(third.stderr)
+    assert generic_articles(sqlite_url) == 0
+    assert set(revision_reasons(sqlite_url)) <= {"layout"}
+    problems = compare(export(sqlite_url, tmp_path), load_jsonl(REDESIGN / "gold-v2.jsonl"))
     taken_down = [p for p in problems if p.startswith("missing gold article")]
     assert len(taken_down) == 1, "\n".join(problems)
     assert problems == taken_down, "\n".join(problems)

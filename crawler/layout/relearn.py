@@ -26,6 +26,10 @@ class Verdict:
     changed: bool
     proof: Proof
     message: str
+    listing: Layout | None = None
+    """A cold start whose articles could not be proven: the listing part learned from the
+    listings' titled items (the active one's article part), to find the articles that the
+    generic extractor then reads. Never stored: nothing proved it."""
 
 
 @dataclass(slots=True)
@@ -85,14 +89,14 @@ class Learning:
         layout = active
         if self.listings:
             layout = induce_listing(self.listings, active) or active
+        listing = layout if layout is not active else None
         learned = induce_article(articles, layout, cold=True)
         if learned is None:
-            return Verdict(
-                None, True, Proof(), "no <h1> on the article pages is the title their listing gives"
-            )
+            why = "no <h1> on the article pages is the title their listing gives"
+            return Verdict(None, True, Proof(), why, listing=listing)
         proof = prove(compile_layout(learned), articles, self.listings, required, cold=True)
         if not proof.proven:
-            return Verdict(None, True, proof, proof.reason())
+            return Verdict(None, True, proof, proof.reason(), listing=listing)
         return Verdict(
             learned,
             changed=True,

@@ -610,12 +610,11 @@ class NewsSpider(scrapy.Spider):
             )
 
     def _generic_article(self, response: TextResponse, item: ArticleItem) -> Iterator[Any]:
-        """No layout proven: the generic extractor's reading, marked (one page only)."""
+        """No layout proven: the generic extractor's reading, marked (one page only). It
+        keeps no validators, so no 304 keeps a later run's layout from reading it again."""
         reading = generic_reading(response.text)
         self.crawler.stats.inc_value(keys.LAYOUT_GENERIC)
         item.page_urls.append(response.url)
-        item.etag = _header(response, b"ETag")
-        item.last_modified = _header(response, b"Last-Modified")
         item.layout_version = GENERIC
         item.published_raw = reading.date
         item.content = ["".join(f"<p>{escape(line)}</p>" for line in reading.lines)]
@@ -679,9 +678,12 @@ class NewsSpider(scrapy.Spider):
             version = verdict.layout.version
             verdict.layout = None
             verdict.message = f"the layout learned again ({version}) was forgotten by an operator"
-        if verdict.layout is None and learning.cold and not learning.listings:
-            # The listings read, the articles not: each stored as the generic extractor
+        if verdict.layout is None and learning.cold and (verdict.listing or not learning.listings):
+            # The listings read (by the active layout, or by the listing part learned from
+            # their titled items), the articles not: each stored as the generic extractor
             # reads it, marked, and the run fails (a later run replaces them).
+            if verdict.listing is not None:
+                self._layout = compile_layout(verdict.listing)
             self.generic = verdict.message
             logger.error(
                 "site layout unknown and no layout could be proven: %s; articles are stored "
