@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crawler.commands import CommandError
 from crawler.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from crawler.settings import LOG_LEVEL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,6 +65,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Here, not at the top: the writer and archive processes are spawned, and re-import
+    # the `ecnews` script and so this module; the settings cost a second of imports.
+    from crawler.settings import LOG_LEVEL  # noqa: PLC0415
+
     args = parser().parse_args(argv)
     if not getattr(args, "own_logging", False):  # the crawl configures Scrapy's logging
         logging.basicConfig(level=LOG_LEVEL, format="%(message)s")
