@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
@@ -166,3 +168,30 @@ def test_storing_a_layout_says_who_stored_it_first(database_url: str) -> None:
         Adoption.ADOPTED,
         Adoption.FORGOTTEN,
     ]
+
+
+def test_two_workers_storing_one_layout_at_once(database_url: str) -> None:
+    """The second store waits for the first's insert, then finds the layout active: one
+    row, one WARNING (pipelines/layout.py), whichever worker commits first."""
+    database = Database(database_url)
+    learned = Layout.from_json({**DEFAULT.to_json(), "headline": ["//h1"]})
+    evidence: dict[str, object] = {"articles": [], "fields": [], "listings": []}
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def store() -> Adoption:
+        with database.sessions.begin() as session:
+            return layouts.adopt(session, learned.version, learned.to_json(), evidence, at)
+
+    try:
+        with database.sessions() as first, ThreadPoolExecutor(1) as pool:
+            with first.begin():
+                stored = layouts.adopt(first, learned.version, learned.to_json(), evidence, at)
+                second = pool.submit(store)
+                time.sleep(0.5)
+                assert not second.done(), "the second store did not wait for the first"
+            assert second.result(timeout=30) is Adoption.ALREADY
+        assert stored is Adoption.ADOPTED
+        with database.sessions.begin() as session:
+            assert [row.version for row in layouts.history(session)] == [learned.version]
+    finally:
+        database.dispose()
