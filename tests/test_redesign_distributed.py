@@ -114,3 +114,28 @@ def test_three_workers_relearn_one_layout(
     assert new, versions
     assert set(new.values()) == {version}, new
     assert_no_duplicate_rows(db)
+
+
+def test_three_workers_cold_start(postgres_url: str, redis_url: str, tmp_path: Path) -> None:
+    """A new install facing the redesign with three workers: each that read a listing
+    learns from what the listings say (asking for the listings the others hold), one
+    layout is stored and said once, and every article of v2 is stored exactly (the one
+    taken down before v2 aside)."""
+    db = postgres_url
+    with SiteServer(REDESIGN, "v2") as site:
+        spread_the_listings(site)
+        first = crawl_round(site, db, redis_url, tmp_path, "incremental", args=_ONE_PAGE_AT_A_TIME)
+        learners = sum("relearning the site's layout" in stderr for stderr in first)
+        assert learners >= 2, f"{learners} worker(s) met the redesign"
+        learned = [line for stderr in first for line in loud_lines(stderr) if "layout" in line]
+        assert len(learned) == 1, learned
+        assert "site layout unknown: learned from" in learned[0]
+        site.clear_faults()
+        again = crawl_round(site, db, redis_url, tmp_path, "incremental")
+        assert not [line for stderr in again for line in loud_lines(stderr)]
+    problems = compare(export(db, tmp_path), load_jsonl(REDESIGN / "gold-v2.jsonl"))
+    taken_down = [p for p in problems if p.startswith("missing gold article")]
+    assert len(taken_down) == 1, "\n".join(problems)
+    assert problems == taken_down, "\n".join(problems)
+    assert len(layouts(db)) == 1
+    assert_no_duplicate_rows(db)
