@@ -12,10 +12,13 @@ again by the next run.
 from __future__ import annotations
 
 import logging
+import warnings
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import redis
 from scrapy.core.scheduler import Scheduler
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
@@ -30,6 +33,22 @@ logger = logging.getLogger(__name__)
 # What a broken queue raises: the disk (OSError covers ENOSPC, EACCES, EROFS) or Redis.
 QUEUE_ERRORS: tuple[type[BaseException], ...] = (OSError, redis.RedisError)
 QUEUE_FAILED = "queue failed: "
+
+# scrapy-redis passes `spider=` to the stats on every enqueue and dequeue, which Scrapy
+# deprecates with a WARNING in every worker's every run: noise in cron's mail that is not
+# ours to change (a run that met nothing new must be silent).
+warnings.filterwarnings(
+    "ignore",
+    message=r"Passing a 'spider' argument to StatsCollector\.",
+    category=ScrapyDeprecationWarning,
+    module=r"scrapy_redis\.",
+)
+
+WORKER_LOCAL = "ecnews_worker_local"
+"""Request meta: a request only the worker that made it can use (an example fetched for
+its own relearning of the layout, a wake-up for pages it holds in memory). On the shared
+frontier it stays in the worker's memory instead: another worker would pop it and have
+nothing to give it to."""
 
 
 def queue_failure(error: BaseException, where: str) -> str:
@@ -102,19 +121,25 @@ class GuardedScheduler(Scheduler):
 
 
 class GuardedRedisScheduler(RedisScheduler):  # type: ignore[misc]  # scrapy-redis is untyped
-    """scrapy-redis's shared frontier, closed when Redis stops answering."""
+    """scrapy-redis's shared frontier, closed when Redis stops answering; requests marked
+    WORKER_LOCAL stay in this worker's memory and go first."""
 
     guard: _QueueGuard
+    local: deque[Request]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
         scheduler = super().from_crawler(crawler)
         scheduler.guard = _QueueGuard(crawler, "")
+        scheduler.local = deque()
         return scheduler
 
     def enqueue_request(self, request: Request) -> bool:
         if self.guard.failed:
             return False
+        if request.meta.get(WORKER_LOCAL):
+            self.local.append(request)
+            return True
         try:
             return bool(super().enqueue_request(request))
         except QUEUE_ERRORS as error:
@@ -124,6 +149,8 @@ class GuardedRedisScheduler(RedisScheduler):  # type: ignore[misc]  # scrapy-red
     def next_request(self) -> Request | None:
         if self.guard.failed:
             return None
+        if self.local:
+            return self.local.popleft()
         try:
             return super().next_request()  # type: ignore[no-any-return]  # scrapy-redis is untyped
         except QUEUE_ERRORS as error:
@@ -133,6 +160,8 @@ class GuardedRedisScheduler(RedisScheduler):  # type: ignore[misc]  # scrapy-red
     def has_pending_requests(self) -> bool:
         if self.guard.failed:
             return False
+        if self.local:
+            return True
         try:
             return bool(super().has_pending_requests())
         except QUEUE_ERRORS as error:

@@ -48,8 +48,6 @@ SCHEDULER_FAILED_BY = "ecnews/scheduler/failed/"
 LAYOUT_SIGN = "news/layout/sign/"
 """Pages the active layout could not read (listing without items, article without headline
 or content): each a sign that the site's layout changed (crawler/layout/)."""
-LAYOUT_CHANGED = "news/layout/changed"
-"""The message of a layout learned and proven in this run (crawl_runs keeps it)."""
 LAYOUT_VERSION = "news/layout/version"
 LAYOUT_UNPROVEN = "news/layout/unproven"
 """Why the site's new layout could not be proven: the run fails, nothing is stored from it."""

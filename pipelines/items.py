@@ -136,3 +136,5 @@ class LayoutAdoptedItem:
     version: str
     description: dict[str, Any]
     evidence: dict[str, Any]
+    message: str
+    """The run's one WARNING, written by whoever stores it first (pipelines/layout.py)."""

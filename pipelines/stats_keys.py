@@ -50,3 +50,7 @@ SUSPECT = "news/article/suspect"
 SUSPECT_BY = "news/article/suspect/"
 SUSPECT_STORED = "news/article/suspect_stored"
 """Pages refused by earlier runs with the same content, stored this time for review."""
+
+LAYOUT_CHANGED = "news/layout/changed"
+"""The message of a layout learned, proven and stored by this run (crawl_runs keeps it):
+set by pipelines/layout.py, so only the worker whose store won says it."""

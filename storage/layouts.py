@@ -7,6 +7,7 @@ Every function takes a `Session` and never commits: the caller frames the transa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -19,6 +20,7 @@ from storage.models import (
     Listing,
     SiteLayout,
 )
+from storage.statements import statements, table
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -65,32 +67,58 @@ def history(session: Session) -> list[SiteLayout]:
     return list(session.scalars(select(SiteLayout).order_by(SiteLayout.adopted_at.desc())))
 
 
+class Adoption(StrEnum):
+    """What storing a proven layout did."""
+
+    ADOPTED = "adopted"
+    """Stored as the active layout (new, or made active again)."""
+    ALREADY = "already"
+    """It already was the active one: another worker learned the same layout at the same
+    time and stored it first (the same description gives the same version)."""
+    FORGOTTEN = "forgotten"
+    """An operator forgot it: not adopted again."""
+
+
 def adopt(
     session: Session,
     version: str,
     description: dict[str, Any],
     evidence: dict[str, Any],
     at: dt.datetime,
-) -> bool:
-    """Record a proven layout as the active one; False when an operator forgot it."""
-    row = session.get(SiteLayout, version)
-    if row is None:
-        session.add(
-            SiteLayout(
-                version=version,
-                description=description,
-                evidence=evidence,
-                adopted_at=at,
-                pinned=False,
-            )
+) -> Adoption:
+    """Record a proven layout as the active one. Safe when several workers store the same
+    layout at once: one insert wins, the others find it active."""
+    insert = statements(session.get_bind().dialect.name).insert
+    layouts = table(SiteLayout)
+    inserted = session.execute(
+        insert(layouts)
+        .values(
+            version=version,
+            description=description,
+            evidence=evidence,
+            adopted_at=at,
+            pinned=False,
         )
-    elif row.forgotten_at is not None:
-        return False
-    else:
-        row.evidence = evidence
-        row.adopted_at = at
+        .on_conflict_do_nothing(index_elements=["version"])
+        .returning(layouts.c.version)
+    ).first()
+    if inserted is not None:
+        return Adoption.ADOPTED
+    row = session.get(SiteLayout, version, with_for_update=True, populate_existing=True)
+    assert row is not None  # the conflict was on it
+    if row.forgotten_at is not None:
+        return Adoption.FORGOTTEN
+    active = active_layout(session)
+    if active is not None and active.version == version:
+        return Adoption.ALREADY
+    row.evidence = evidence
+    row.adopted_at = at
     session.flush()
-    return True
+    return Adoption.ADOPTED
+
+
+def by_version(session: Session, version: str) -> SiteLayout | None:
+    return session.get(SiteLayout, version)
 
 
 def find(session: Session, version: str) -> SiteLayout | None:

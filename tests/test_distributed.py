@@ -18,6 +18,7 @@ from tests.gold import compare, load_jsonl
 from tests.test_cron import ARTICLE, manifest
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from tests.siteserver import SiteServer
@@ -47,11 +48,19 @@ def seed(site: SiteServer, db: str, redis_url: str, tmp_path: Path, mode: str) -
 
 
 def start_workers(
-    site: SiteServer, db: str, redis_url: str, tmp_path: Path, count: int = WORKERS
+    site: SiteServer,
+    db: str,
+    redis_url: str,
+    tmp_path: Path,
+    count: int = WORKERS,
+    *,
+    args: Sequence[str] = (),
 ) -> list[subprocess.Popen[str]]:
+    """`args`: more arguments of `ecnews crawl` (e.g. `-s NAME=VALUE`)."""
+    command = ["crawl", "--distributed", "--base-url", site.url, *args]
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", "--distributed", "--base-url", site.url],
+            [sys.executable, "-m", "crawler.cli", *command],
             cwd=ROOT,
             env=_env(db, redis_url, tmp_path),
             stdout=subprocess.DEVNULL,
@@ -62,14 +71,19 @@ def start_workers(
     ]
 
 
-def finish(workers: list[subprocess.Popen[str]]) -> list[int]:
-    codes = []
+def finish_logged(workers: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
+    """Each worker's exit code and stderr, once it is done."""
+    results = []
     for worker in workers:
         _, stderr = worker.communicate(timeout=180)
         if worker.returncode not in (0, -9):
             print(stderr[-3000:])
-        codes.append(worker.returncode)
-    return codes
+        results.append((worker.returncode, stderr))
+    return results
+
+
+def finish(workers: list[subprocess.Popen[str]]) -> list[int]:
+    return [code for code, _ in finish_logged(workers)]
 
 
 def export(db: str, tmp_path: Path) -> list[dict[str, object]]:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,7 +17,7 @@ from crawler.layout.prove import ArticleExample, prove
 from pipelines.rules.dates import SHANGHAI
 from storage import layouts
 from storage.db import Database
-from storage.layouts import StoredArticle
+from storage.layouts import Adoption, StoredArticle
 from tests.conftest import ecnews
 
 if TYPE_CHECKING:
@@ -129,3 +131,67 @@ def test_layout_command_shows_pins_and_forgets(tmp_path: Path) -> None:
     unknown = ecnews("layout", "pin", "nosuch", database_url=url, tmp_path=tmp_path)
     assert unknown.returncode == EXIT_USAGE
     assert unknown.stderr.count("\n") == 1
+
+
+def test_storing_a_layout_says_who_stored_it_first(database_url: str) -> None:
+    """Workers that learn the same layout at once store it once: the first adopts it (and
+    says so), the others find it active; a layout seen before is made active again; a
+    forgotten one is never adopted."""
+    database = Database(database_url)
+    learned = Layout.from_json({**DEFAULT.to_json(), "headline": ["//h1"]})
+    evidence: dict[str, object] = {"articles": [], "fields": [], "listings": []}
+    outcomes = []
+    try:
+        for n, layout in enumerate((learned, learned, DEFAULT, learned)):
+            with database.sessions.begin() as session:
+                at = dt.datetime(2026, 1, 1 + n, tzinfo=dt.UTC)
+                outcomes.append(
+                    layouts.adopt(session, layout.version, layout.to_json(), evidence, at)
+                )
+                active = layouts.active_layout(session)
+                assert active is not None
+                assert active.version == layout.version
+        with database.sessions.begin() as session:
+            layouts.forget(session, learned.version, dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+        with database.sessions.begin() as session:
+            at = dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+            outcomes.append(
+                layouts.adopt(session, learned.version, learned.to_json(), evidence, at)
+            )
+            assert len(layouts.history(session)) == 2
+    finally:
+        database.dispose()
+    assert outcomes == [
+        Adoption.ADOPTED,
+        Adoption.ALREADY,
+        Adoption.ADOPTED,
+        Adoption.ADOPTED,
+        Adoption.FORGOTTEN,
+    ]
+
+
+def test_two_workers_storing_one_layout_at_once(database_url: str) -> None:
+    """The second store waits for the first's insert, then finds the layout active: one
+    row, one WARNING (pipelines/layout.py), whichever worker commits first."""
+    database = Database(database_url)
+    learned = Layout.from_json({**DEFAULT.to_json(), "headline": ["//h1"]})
+    evidence: dict[str, object] = {"articles": [], "fields": [], "listings": []}
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def store() -> Adoption:
+        with database.sessions.begin() as session:
+            return layouts.adopt(session, learned.version, learned.to_json(), evidence, at)
+
+    try:
+        with database.sessions() as first, ThreadPoolExecutor(1) as pool:
+            with first.begin():
+                stored = layouts.adopt(first, learned.version, learned.to_json(), evidence, at)
+                second = pool.submit(store)
+                time.sleep(0.5)
+                assert not second.done(), "the second store did not wait for the first"
+            assert second.result(timeout=30) is Adoption.ALREADY
+        assert stored is Adoption.ADOPTED
+        with database.sessions.begin() as session:
+            assert [row.version for row in layouts.history(session)] == [learned.version]
+    finally:
+        database.dispose()

@@ -33,6 +33,12 @@ class LayoutMemory:
             row = layouts.active_layout(session)
             return Layout.from_json(row.description) if row is not None else None
 
+    def stored(self, version: str) -> Layout | None:
+        """The stored layout of this version (forgotten or not: it read what it read)."""
+        with get_database(self.database_url).reads() as session:
+            row = layouts.by_version(session, version)
+            return Layout.from_json(row.description) if row is not None else None
+
     def sample(self) -> tuple[list[StoredArticle], int]:
         """Stored articles to prove a layout on, and how many are stored in all."""
         with get_database(self.database_url).reads() as session:

@@ -39,6 +39,9 @@ class Learning:
     held: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
     """(callback name, response, cb_kwargs) of pages the active layout could not read."""
     listings: list[ListingExample] = field(default_factory=list)
+    """Page 1 of the listings, in the order of the categories (whoever fetched them)."""
+    asked: set[str] = field(default_factory=set)
+    """Categories whose page 1 is held or asked for as an example."""
     pages: dict[int, list[str]] = field(default_factory=dict)
     pending: int = 0
     cold: bool = False
@@ -46,14 +49,24 @@ class Learning:
     started: bool = True
     """The examples are requested (a cold start waits for the listings that name them)."""
 
-    def conclude(self, active: Layout) -> Verdict:
-        if self.cold:
-            return self._conclude_cold(active)
+    def conclude(self, active: Layout, adopted: Layout | None = None) -> Verdict:
+        """`adopted`: a layout another worker stored while this one learned; proven on
+        these examples too, it is read with (nothing new to store)."""
         articles = [
             ArticleExample(self.stored[index], pages) for index, pages in sorted(self.pages.items())
         ]
         # Stored articles the site no longer serves (404) cannot be asked for.
-        required = max(1, min(required_articles(self.stored_count), len(articles)))
+        stored = len(self.stored) if self.cold else self.stored_count
+        required = max(1, min(required_articles(stored), len(articles)))
+        if adopted is not None and articles:
+            proof = prove(
+                compile_layout(adopted), articles, self.listings, required, cold=self.cold
+            )
+            if proof.proven:
+                return Verdict(adopted, changed=False, proof=proof, message="")
+            active = adopted
+        if self.cold:
+            return self._conclude_cold(active, articles, required)
         current = prove(compile_layout(active), articles, self.listings, required)
         if current.proven:
             return Verdict(active, changed=False, proof=current, message="")
@@ -79,13 +92,11 @@ class Learning:
             ),
         )
 
-    def _conclude_cold(self, active: Layout) -> Verdict:
-        articles = [
-            ArticleExample(self.stored[index], pages) for index, pages in sorted(self.pages.items())
-        ]
+    def _conclude_cold(
+        self, active: Layout, articles: list[ArticleExample], required: int
+    ) -> Verdict:
         if not articles:
             return Verdict(None, True, Proof(), "no listed article could be fetched to learn from")
-        required = max(1, min(required_articles(len(self.stored)), len(articles)))
         layout = active
         if self.listings:
             layout = induce_listing(self.listings, active) or active

@@ -49,6 +49,7 @@ from crawler.layout.reading import parse as parse_page
 from crawler.layout.relearn import Learning
 from crawler.layout.relearn import now as relearn_now
 from crawler.middlewares import PageRefused
+from crawler.scheduler import WORKER_LOCAL
 from crawler.urls import canonical_url, normalize_url, page_number, same_host
 from pipelines.items import (
     ArticleItem,
@@ -402,8 +403,20 @@ class NewsSpider(scrapy.Spider):
             self._skip(response, "article_page_not_html", item)
             return
         item.page_urls.append(response.url)
-        self._add_content(response, self.layout.article_parts(_page_root(response)), item)
+        layout = self._layout_of(item)
+        self._add_content(response, layout.article_parts(_page_root(response)), item)
         yield self._page_request(pages, item) if pages else item
+
+    def _layout_of(self, item: ArticleItem) -> CompiledLayout:
+        """The layout that read the article's first page, to read the further ones with:
+        on a shared frontier another worker may have read it, with another layout."""
+        version = item.layout_version
+        if version is None or version == self.layout.version:
+            return self.layout
+        if version == self.shipped_layout.version:
+            return compile_layout(self.shipped_layout)
+        stored = self.layouts.stored(version)
+        return compile_layout(stored) if stored is not None else self.layout
 
     def _add_content(self, response: TextResponse, parts: ArticleParts, item: ArticleItem) -> None:
         item.page_tails.append(response.text[-_TAIL_CHARS:])
@@ -485,6 +498,9 @@ class NewsSpider(scrapy.Spider):
         undecided when the crawl runs dry are read as noise (spider_idle)."""
         self.undecided.append(response)
         self.items_of[id(response)] = item
+        if self.learning is None and self._adopted_elsewhere():
+            yield from self._read_undecided(noise=False)
+            return
         signs = len(self.undecided) + self.signs_released
         if (
             self.learning is None
@@ -503,15 +519,41 @@ class NewsSpider(scrapy.Spider):
 
     def release_undecided(self, response_or_failure: Any) -> Iterator[Any]:
         """The crawl ran dry with pages still undecided: they were page noise (whatever
-        the request that woke the spider got)."""
+        the request that woke the spider got), unless another worker adopted a layout
+        meanwhile: then they are read with it."""
         del response_or_failure
+        if self._adopted_elsewhere():
+            yield from self._read_undecided(noise=False)
+            return
+        self.signs_released += len(self.undecided)
+        yield from self._read_undecided(noise=True)
+
+    def _read_undecided(self, *, noise: bool) -> Iterator[Any]:
         pages, self.undecided = self.undecided, []
-        self.signs_released += len(pages)
         for page in pages:
-            yield from self.parse_article(page, self.items_of.pop(id(page)), noise=True)
+            yield from self.parse_article(page, self.items_of.pop(id(page)), noise=noise)
+
+    def _adopted_elsewhere(self) -> bool:
+        """Whether another worker (or run) stored a layout since this one read its own:
+        read with it from now on, as a new run would (it was proven where it was learned)."""
+        adopted = self.layouts.active()
+        if adopted is None or adopted.version == self.layout.version:
+            return False
+        logger.info("Reading with layout %s, stored by another worker meanwhile", adopted.version)
+        self._layout = compile_layout(adopted)
+        self.crawler.stats.set_value(keys.LAYOUT_VERSION, adopted.version)
+        return True
 
     def _idle(self) -> None:
-        if self.undecided and self.learning is None:
+        learning = self.learning
+        if learning is not None and not learning.started and not learning.pending:
+            # A cold start waiting for listings that went to other workers: asks for them.
+            requests = self._listing_examples(learning)
+            for request in requests:
+                self.crawler.engine.crawl(request)
+            if requests:
+                raise DontCloseSpider
+        if self.undecided and learning is None:
             self.crawler.engine.crawl(
                 Request(
                     self.undecided[0].url,
@@ -519,6 +561,7 @@ class NewsSpider(scrapy.Spider):
                     errback=self.release_undecided,
                     dont_filter=True,
                     priority=30,
+                    meta={WORKER_LOCAL: True},
                 )
             )
             raise DontCloseSpider
@@ -534,8 +577,11 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(keys.LAYOUT_HELD_DROPPED)
             return
         if self.learning is None:
+            if self._adopted_elsewhere():
+                yield from getattr(self, callback)(response, **kwargs)
+                return
             stored, count = self.layouts.sample()
-            # INFO: the run's one WARNING is the verdict (loud once, see _conclude).
+            # INFO: the run's one WARNING is the adoption's (pipelines/layout.py).
             logger.info(
                 "%s at %s: relearning the site's layout from %d stored articles",
                 sign.capitalize(),
@@ -549,19 +595,83 @@ class NewsSpider(scrapy.Spider):
         learning = self.learning
         learning.held.append((callback, response, kwargs))
         if callback == "parse_listing" and kwargs["page"] == 1:
-            slug = kwargs["slug"]
-            known = (
-                cold_known(response.text, response.url)
-                if learning.cold
-                else self.layouts.known_links(slug)
-            )
-            if known:
-                learning.listings.append(ListingExample(response.url, slug, response.text, known))
-        if not learning.started and (
-            callback == "parse_article" or len(learning.listings) >= len(self.categories)
+            learning.asked.add(kwargs["slug"])
+            self._add_listing_example(learning, response, kwargs["slug"])
+        if (
+            not learning.started
+            and not learning.pending
+            and (callback == "parse_article" or learning.asked >= self.categories.keys())
         ):
             yield from self._start_cold(learning)
-        elif learning.started and learning.pending == 0:
+        else:
+            yield from self._advance()
+
+    def _add_listing_example(self, learning: Learning, response: TextResponse, slug: str) -> None:
+        known = (
+            cold_known(response.text, response.url)
+            if learning.cold
+            else self.layouts.known_links(slug)
+        )
+        if known and all(example.url != response.url for example in learning.listings):
+            learning.listings.append(ListingExample(response.url, slug, response.text, known))
+            # In the categories' order, whichever arrived first: the same examples give
+            # the same layout on every worker.
+            order = list(self.categories)
+            learning.listings.sort(key=lambda example: order.index(example.slug))
+
+    def _listing_examples(self, learning: Learning) -> list[Request]:
+        """Page 1 of each listing this relearning holds no example of: on a shared
+        frontier the others went to other workers, and workers that learn at once must
+        learn from the same examples (so the same layout, one version)."""
+        missing = [slug for slug in self.categories if slug not in learning.asked]
+        learning.asked.update(missing)
+        learning.pending += len(missing)
+        return [
+            Request(
+                f"{self.base_url}/news/{slug}/",
+                callback=self.parse_listing_example,
+                errback=self.example_failed,
+                cb_kwargs={"slug": slug},
+                dont_filter=True,
+                priority=20,
+                meta={WORKER_LOCAL: True},
+            )
+            for slug in missing
+        ]
+
+    def parse_listing_example(self, response: Response, slug: str) -> Iterator[Any]:
+        if self.learning is not None and isinstance(response, TextResponse):
+            self._add_listing_example(self.learning, response, slug)
+        yield from self._example_done()
+
+    def example_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
+        self.crawler.stats.inc_value(keys.LAYOUT_SAMPLE_FAILED)
+        logger.info("Listing %s not fetched as an example: %s", request.url, failure.value)
+        yield from self._example_done()
+
+    def _example_done(self) -> Iterator[Any]:
+        learning = self.learning
+        if learning is None:
+            return
+        learning.pending -= 1
+        if learning.pending > 0:
+            return
+        if learning.started:
+            yield from self._advance()
+        else:
+            yield from self._start_cold(learning)
+
+    def _advance(self) -> Iterator[Any]:
+        """Once nothing asked for is pending: page 1 of the listings not held yet, when
+        any listing failed (they are examples too), then the verdict."""
+        learning = self.learning
+        if learning is None or not learning.started or learning.pending > 0:
+            return
+        requests = self._listing_examples(learning) if learning.asked else []
+        if requests:
+            yield from requests
+        else:
             yield from self._conclude()
 
     def _start_cold(self, learning: Learning) -> Iterator[Any]:
@@ -595,8 +705,7 @@ class NewsSpider(scrapy.Spider):
             "Nothing stored: learning the site's layout from %d listed articles", learning.pending
         )
         yield from self._sample_requests(learning.stored)
-        if learning.pending == 0:
-            yield from self._conclude()
+        yield from self._advance()
 
     def _sample_requests(self, articles: list[StoredArticle]) -> Iterator[Request]:
         for index, article in enumerate(articles):
@@ -607,6 +716,7 @@ class NewsSpider(scrapy.Spider):
                 cb_kwargs={"index": index, "pages": [], "rest": None},
                 dont_filter=True,
                 priority=20,
+                meta={WORKER_LOCAL: True},
             )
 
     def _generic_article(self, response: TextResponse, item: ArticleItem) -> Iterator[Any]:
@@ -650,6 +760,7 @@ class NewsSpider(scrapy.Spider):
                 cb_kwargs={"index": index, "pages": pages, "rest": rest[1:]},
                 dont_filter=True,
                 priority=20,
+                meta={WORKER_LOCAL: True},
             )
             return
         yield from self._sample_done(index, pages)
@@ -661,20 +772,24 @@ class NewsSpider(scrapy.Spider):
         yield from self._sample_done(request.cb_kwargs["index"], None)
 
     def _sample_done(self, index: int, pages: list[str] | None) -> Iterator[Any]:
-        if self.learning is None:
-            return
-        if pages:
+        if self.learning is not None and pages:
             self.learning.pages[index] = pages
-        self.learning.pending -= 1
-        if self.learning.pending <= 0:
-            yield from self._conclude()
+        yield from self._example_done()
 
     def _conclude(self) -> Iterator[Any]:
         learning, self.learning = self.learning, None
         assert learning is not None
         self.relearned = True
-        verdict = learning.conclude(self.layout.layout)
-        if verdict.layout is not None and verdict.layout.version in self.layouts.forgotten():
+        # Another worker may have stored a layout while this one learned: judged first.
+        adopted = self.layouts.active()
+        if adopted is not None and adopted.version == self.layout.version:
+            adopted = None
+        verdict = learning.conclude(self.layout.layout, adopted)
+        if (
+            verdict.changed
+            and verdict.layout is not None
+            and verdict.layout.version in self.layouts.forgotten()
+        ):
             version = verdict.layout.version
             verdict.layout = None
             verdict.message = f"the layout learned again ({version}) was forgotten by an operator"
@@ -700,15 +815,22 @@ class NewsSpider(scrapy.Spider):
                 verdict.message,
             )
             return
-        if verdict.layout is not None and verdict.changed:
+        if verdict.layout is not None and verdict.layout.version != self.layout.version:
             self._layout = compile_layout(verdict.layout)
-            self.crawler.stats.set_value(keys.LAYOUT_CHANGED, verdict.message)
             self.crawler.stats.set_value(keys.LAYOUT_VERSION, self._layout.version)
-            logger.warning("%s", verdict.message)
+            if not verdict.changed:
+                logger.info(
+                    "Reading with layout %s, adopted by another worker: it reproduces this "
+                    "worker's examples too",
+                    self._layout.version,
+                )
+        if verdict.layout is not None and verdict.changed:
+            # The WARNING is the pipeline's: only the worker whose store wins says it.
             yield LayoutAdoptedItem(
-                self._layout.version,
+                verdict.layout.version,
                 verdict.layout.to_json(),
                 verdict.proof.evidence(relearn_now()),
+                verdict.message,
             )
         for callback, response, kwargs in learning.held:
             yield from getattr(self, callback)(response, **kwargs)
