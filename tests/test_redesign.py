@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,6 +17,7 @@ from tests.conftest import ecnews
 from tests.gold import compare, load_jsonl
 from tests.redesigns import REDESIGN, headlined, redated, synthetic
 from tests.siteserver import SiteServer
+from tests.test_cron import ARTICLE
 
 if TYPE_CHECKING:
     import subprocess
@@ -46,26 +47,23 @@ def loud_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if _LOUD.search(line)]
 
 
-def revised_urls(db: str) -> set[str]:
+def rows(db: str, query: str) -> list[tuple[Any, ...]]:
+    """The rows of one query, on a connection of its own."""
     engine = create_engine(db)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT a.url FROM revisions r JOIN articles a ON a.id = r.article_id")
-            )
-            return {re.sub(r"^https?://[^/]+", "", row[0]) for row in rows}
+            return [tuple(row) for row in connection.execute(text(query))]
     finally:
         engine.dispose()
+
+
+def revised_urls(db: str) -> set[str]:
+    query = "SELECT a.url FROM revisions r JOIN articles a ON a.id = r.article_id"
+    return {re.sub(r"^https?://[^/]+", "", str(url)) for (url,) in rows(db, query)}
 
 
 def layouts(db: str) -> list[tuple[str, str]]:
-    engine = create_engine(db)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT version, evidence FROM layouts"))
-            return [(str(row[0]), str(row[1])) for row in rows]
-    finally:
-        engine.dispose()
+    return [(str(v), str(e)) for v, e in rows(db, "SELECT version, evidence FROM layouts")]
 
 
 def edited_in_v2() -> set[str]:
@@ -155,22 +153,12 @@ def test_cold_start_on_a_redesigned_site(redesign: str, sqlite_url: str, tmp_pat
 
 
 def generic_articles(db: str) -> int:
-    engine = create_engine(db)
-    try:
-        with engine.connect() as connection:
-            query = text("SELECT count(*) FROM articles WHERE layout_version = 'generic'")
-            return int(connection.execute(query).scalar_one())
-    finally:
-        engine.dispose()
+    ((count,),) = rows(db, "SELECT count(*) FROM articles WHERE layout_version = 'generic'")
+    return int(count)
 
 
 def revision_reasons(db: str) -> list[str]:
-    engine = create_engine(db)
-    try:
-        with engine.connect() as connection:
-            return [str(row[0]) for row in connection.execute(text("SELECT reason FROM revisions"))]
-    finally:
-        engine.dispose()
+    return [str(reason) for (reason,) in rows(db, "SELECT reason FROM revisions")]
 
 
 def test_generic_articles_are_replaced_once_a_layout_is_proven(
@@ -190,7 +178,7 @@ def test_generic_articles_are_replaced_once_a_layout_is_proven(
         site.clear_log()
         second = crawl(site, sqlite_url, tmp_path, "v2", "incremental")
         assert second.returncode == EXIT_OK, second.stderr[-3000:]
-        refetched = {r.path for r in site.log if r.status == 200 and r.path.count("/") == 5}
+        refetched = {r.path for r in site.log if r.status == 200 and ARTICLE.match(r.path)}
         assert len(refetched) >= stored
         third = crawl(site, sqlite_url, tmp_path, "v2", "incremental")
         assert third.returncode == EXIT_OK, third.stderr[-3000:]

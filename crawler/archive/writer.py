@@ -1,8 +1,8 @@
 """Appends captures to WARC files in a process of its own: the reactor never waits on the
-disk, and building and compressing records (0.4–1.7 ms of Python per page, quiet to loaded) runs on the
-machine's other core instead of taking the crawl's GIL. The middleware only puts captures
-in a bounded queue; the child dies with the crawl and holds none of its stdio
-(``storage/child.py``).
+disk, and building and compressing records (0.4–1.7 ms of Python per page, quiet to
+loaded) runs on the machine's other core instead of taking the crawl's GIL. The middleware
+only puts captures in a bounded queue; the child dies with the crawl and holds none of its
+stdio (``storage/child.py``).
 
 Files are ``ecnews-<UTC time>-<host>-<pid>-<n>.warc.gz`` (several workers, several
 machines: never one file), rotated once they pass ``max_bytes``. Beside each is its CDXJ
