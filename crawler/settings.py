@@ -142,7 +142,8 @@ ARCHIVE_ENABLED = True
 ARCHIVE_DIR = "data/archive"
 # A WARC file is closed, and the next one begun, once it passes this size.
 ARCHIVE_MAX_BYTES = 256 * 1024 * 1024
-# Responses waiting for the archive's writer thread; a full queue holds responses back.
+# Responses waiting for the archive's writer process (handed over 32 at a time, or every
+# 0.5 s); a full queue holds responses back.
 ARCHIVE_QUEUE_SIZE = 256
 # A response held back this long (the disk takes no record): the crawl closes, exit 1.
 ARCHIVE_STALL_TIMEOUT = 60.0
@@ -210,6 +211,9 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RunScopedDupeFilter"
 # Scrapy's scheduler, except that a queue that fails (JOBDIR disk full or read-only)
 # closes the run with that reason instead of failing on every heartbeat forever.
 SCHEDULER = "crawler.scheduler.GuardedScheduler"
+# Scrapy's LIFO disk queue without its per-request search of the spider for the
+# callback's name (crawler/jobqueue.py): the same JOBDIR files, ~40 µs less a request.
+SCHEDULER_DISK_QUEUE = "crawler.jobqueue.RequestDiskQueue"
 
 # -- Scale-out (crawler/distributed.py) ---------------------------------------------------
 # A Redis URL switches the crawl to the shared scrapy-redis frontier; empty: one machine.
