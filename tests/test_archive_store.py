@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
 from crawler.archive.capture import Capture
 from crawler.archive.store import IndexEntry, check_file, index_entries, latest, read_response
-from crawler.archive.writer import ArchiveWriter
+from crawler.archive.writer import HANDOFF_CAPTURES, ArchiveWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,3 +101,28 @@ def test_writer_round_trip_revisit_and_cut_files(tmp_path: Path) -> None:
     lines = index.read_text("utf-8").splitlines(keepends=True)
     index.write_text(lines[0] + lines[1][:10], "utf-8")
     assert [e.status for e in index_entries(tmp_path)] == [200, 200, 304]
+
+
+@pytest.mark.process  # the archive writer is a child process
+def test_writer_hands_captures_over_in_batches_and_loses_none(tmp_path: Path) -> None:
+    """Full batches go as they fill, a partial one on flush or close; every capture is
+    written once, in order, and a queue with no room says so instead of growing."""
+    writer = ArchiveWriter(tmp_path, queue_size=HANDOFF_CAPTURES * 4)
+    count = HANDOFF_CAPTURES * 4 + 5
+    captures = [_capture(f"<p>{n}</p>".encode()) for n in range(count)]
+    # Not started: nothing drains the queue, so the put that finds it full is refused.
+    accepted = 0
+    while accepted < count and writer.put(captures[accepted]):
+        accepted += 1
+    assert HANDOFF_CAPTURES * 3 <= accepted < count
+    writer.start()
+    for capture in captures[accepted:]:
+        deadline = time.monotonic() + 30
+        while not writer.put(capture):
+            assert time.monotonic() < deadline, "the child never made room"
+            time.sleep(0.01)
+    assert writer.flush()
+    assert writer.close(timeout=30)
+    assert (writer.failed, writer.records, writer.lost) == (None, count, 0)
+    bodies = [read_response(tmp_path, entry).body for entry in index_entries(tmp_path)]
+    assert bodies == [capture.body for capture in captures]

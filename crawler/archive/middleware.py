@@ -5,7 +5,8 @@ runs first: before HttpCompressionMiddleware decompresses the body, before any r
 retry or check sees it. Every response is kept: pages, listings, robots.txt, 304s, 404s,
 the 503 a retry follows.
 
-The reactor never waits on the disk: the capture is put in the writer's bounded queue.
+The reactor never waits on the disk: the capture is put in the writer's bounded queue,
+in batches (``HANDOFF_CAPTURES``), and what is left over goes every HANDOFF_SECONDS.
 When the queue is full (a disk slower than the crawl) the response waits, up to
 ARCHIVE_STALL_TIMEOUT, for room; past it the crawl closes with ``archive_stalled``. A
 writer that fails (a full disk) closes the crawl with ``archive_failed``: one line, exit 1.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
 
 from crawler import stats_keys as keys
 from crawler.archive.capture import Capture
@@ -39,6 +41,9 @@ logger = logging.getLogger(__name__)
 ARCHIVE_FAILED = "archive_failed"
 ARCHIVE_STALLED = "archive_stalled"
 _ROOM_POLL_SECONDS = 0.05
+HANDOFF_SECONDS = 0.5
+"""How long a capture may wait for its batch to fill, and how often the writer's health is
+read (a failed disk closes the crawl within this)."""
 
 
 class ArchiveMiddleware:
@@ -50,6 +55,7 @@ class ArchiveMiddleware:
         self.stats = stats
         self.stall_timeout = stall_timeout
         self._closing = False
+        self._handoff = create_looping_call(self._hand_off)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -70,8 +76,17 @@ class ArchiveMiddleware:
 
     def spider_opened(self) -> None:
         self.writer.start()
+        self._handoff.start(HANDOFF_SECONDS, now=False)
+
+    def _hand_off(self) -> None:
+        if self.writer.failed is not None:
+            self._close(ARCHIVE_FAILED, self.writer.failed)
+        else:
+            self.writer.flush()  # a full queue: the next tick, or the next put, tries again
 
     async def spider_closed(self) -> None:
+        if self._handoff.running:
+            self._handoff.stop()
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(None, self.writer.close, self.stall_timeout)
         self.stats.set_value("archive/records", self.writer.records)
@@ -93,9 +108,8 @@ class ArchiveMiddleware:
     def process_response(
         self, request: Request, response: Response
     ) -> Response | Coroutine[Any, Any, Response]:
-        if self.writer.failed is not None:
-            self._close(ARCHIVE_FAILED, self.writer.failed)
-            return response
+        if self._closing:
+            return response  # the writer failed: the crawl is closing on it
         capture = Capture(
             url=response.url,
             method=request.method,
