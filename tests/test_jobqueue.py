@@ -4,14 +4,17 @@ request it cannot name."""
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import FormRequest, Request
 from scrapy.squeues import PickleLifoDiskQueue
+from scrapy.utils.misc import is_generator_with_return_value
 from scrapy.utils.test import get_crawler
 
 from crawler.jobqueue import RequestDiskQueue, request_to_dict
+from crawler.spiders.bare import BareSpider
 from crawler.spiders.news import NewsSpider
 from tests.conftest import project_settings
 
@@ -117,3 +120,14 @@ def test_a_callback_that_is_not_the_spiders_is_refused_as_scrapy_does(
         queue.push(Request(f"{BASE}/x", meta={"unpicklable": lambda: None}))
     assert len(queue) == 0
     queue.close()
+
+
+def test_no_callback_is_a_generator_that_returns_a_value() -> None:
+    """WARN_ON_GENERATOR_RETURN_VALUE is off (it re-parses a callback's source for every
+    request read back from the JOBDIR): the check it made per request is made here."""
+    for spider in (NewsSpider, BareSpider):
+        methods = [getattr(spider, name) for name in dir(spider) if not name.startswith("__")]
+        generators = [m for m in methods if inspect.isgeneratorfunction(m)]
+        assert generators, spider
+        returning = [m.__qualname__ for m in generators if is_generator_with_return_value(m)]
+        assert not returning
