@@ -34,9 +34,9 @@ from scrapy.core.engine import ExecutionEngine
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
-from scrapy_redis.queue import PriorityQueue
 from twisted.internet import task
 
+from crawler.jobqueue import FrontierQueue
 from crawler.scheduler import queue_failure
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ def apply_redis_settings(settings: BaseSettings, spider: str) -> None:
     # Without it, the first worker to finish deletes the queue the others still work on.
     settings.set("SCHEDULER_PERSIST", True, priority=priority)
     settings.set("SCHEDULER_QUEUE_KEY", queue_key(spider), priority=priority)
+    settings.set("SCHEDULER_QUEUE_CLASS", "crawler.jobqueue.FrontierQueue", priority=priority)
     settings.set("SCHEDULER_DUPEFILTER_KEY", dupefilter_key(spider, round_), priority=priority)
     settings.set("JOBDIR", None, priority=priority)  # the queue lives in Redis
     settings.set("ECNEWS_ROUND", round_, priority=priority)
@@ -151,7 +152,7 @@ def seed(url: str, spider: Seedable, mode: str) -> tuple[int, int]:
     server = client(url)
     round_ = start_round(server, spider.name, mode)
     dupefilter = RedisDupeFilter(server, key=dupefilter_key(spider.name, round_))
-    queue = PriorityQueue(server=server, spider=spider, key=queue_key(spider.name))
+    queue = FrontierQueue(server=server, spider=spider, key=queue_key(spider.name))
     queued = 0
     for request in spider.seed_requests():
         if not dupefilter.request_seen(request):

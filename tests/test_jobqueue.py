@@ -8,12 +8,14 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 from scrapy import FormRequest, Request
 from scrapy.squeues import PickleLifoDiskQueue
 from scrapy.utils.misc import is_generator_with_return_value
 from scrapy.utils.test import get_crawler
+from scrapy_redis.queue import PriorityQueue
 
-from crawler.jobqueue import RequestDiskQueue, request_to_dict
+from crawler.jobqueue import FrontierQueue, RequestDiskQueue, request_to_dict
 from crawler.spiders.bare import BareSpider
 from crawler.spiders.news import NewsSpider
 from tests.conftest import project_settings
@@ -131,3 +133,32 @@ def test_no_callback_is_a_generator_that_returns_a_value() -> None:
         assert generators, spider
         returning = [m.__qualname__ for m in generators if is_generator_with_return_value(m)]
         assert not returning
+
+
+@pytest.mark.redis
+def test_the_shared_frontier_reads_back_what_scrapy_redis_wrote(
+    crawler: Crawler, redis_url: str
+) -> None:
+    """Workers of one round may run different releases: either queue reads the other's."""
+    spider = crawler.spider
+    assert isinstance(spider, NewsSpider)
+    server = redis.Redis.from_url(redis_url)
+    requests = _requests(spider)
+    for writer, reader in (
+        (FrontierQueue, FrontierQueue),
+        (PriorityQueue, FrontierQueue),
+        (FrontierQueue, PriorityQueue),
+    ):
+        queue = writer(server=server, spider=spider, key="test:requests")
+        for request in requests:
+            queue.push(request)
+        queue = reader(server=server, spider=spider, key="test:requests")
+        assert len(queue) == len(requests)
+        popped = [queue.pop() for _ in requests]
+        assert queue.pop() is None
+        # Highest priority first, then (scrapy-redis) the order of the sorted set.
+        assert sorted(map(_signature, popped), key=repr) == sorted(
+            map(_signature, requests), key=repr
+        )
+        assert popped[0].priority == 5
+    server.close()
