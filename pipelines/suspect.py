@@ -158,10 +158,9 @@ class SuspectPagePipeline:
             return "page_cut"
         if item.content_chrome:
             return "content_holds_page"
-        own_headline = bool(item.title_raw) and headline_agrees(
-            item.title_raw, item.listing_title, item.listing_text
-        )
-        if not headline_agrees(item.title_raw, item.listing_title, item.listing_text):
+        agrees = headline_agrees(item.title_raw, item.listing_title, item.listing_text)
+        own_headline = bool(item.title_raw) and agrees
+        if not agrees:
             if not self._built_as_article(item):
                 return "headline_mismatch"
             own_headline = True  # the listing reworded it: the page's <h1> is the headline

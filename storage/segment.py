@@ -18,6 +18,7 @@ terms jieba cuts differently in context.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -49,18 +50,18 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def _grams(piece: str) -> list[str]:
-    if len(piece) == 1:
-        return [piece]
-    return [piece[i : i + 2] for i in range(len(piece) - 1)]
-
-
 def grams(text: str) -> list[str]:
     """The 2-grams of each Han run and each Latin/digit run, in order (text normalised).
 
     Latin and digit runs are cut into 2-grams too, so "20" finds "2025" as a substring
     scan would; the whole run is still in `words`."""
-    return [gram for piece in _PIECE.findall(text) for gram in _grams(piece)]
+    out: list[str] = []
+    for piece in _PIECE.findall(text):
+        if len(piece) == 1:
+            out.append(piece)
+        else:
+            out += map(operator.add, piece, piece[1:])  # each character and the next
+    return out
 
 
 def words(text: str) -> list[str]:

@@ -61,6 +61,9 @@ RECORD = ArticleRecord(
         (None, (TITLE, None), True),
         (TITLE, (None, None), True),
         ("", ("", ""), True),
+        ("618_大促 活动——开启！", ("618大促活动开启", None), True),
+        ("iPhone 17 降价", (None, "IPHONE17降价"), True),
+        ("《电商法》修订：第3条", ("电商法修订第3条", None), True),
     ],
     ids=[
         "same",
@@ -74,6 +77,9 @@ RECORD = ArticleRecord(
         "no-headline",
         "no-listing",
         "empty",
+        "underscore-and-dashes",
+        "case-folded",
+        "book-title-marks",
     ],
 )
 def test_headline_agrees(
