@@ -116,13 +116,18 @@ def test_writer_hands_captures_over_in_batches_and_loses_none(tmp_path: Path) ->
         accepted += 1
     assert HANDOFF_CAPTURES * 3 <= accepted < count
     writer.start()
-    for capture in captures[accepted:]:
+    try:
+        for capture in captures[accepted:]:
+            deadline = time.monotonic() + 30
+            while not writer.put(capture):
+                assert time.monotonic() < deadline, "the child never made room"
+                time.sleep(0.01)
         deadline = time.monotonic() + 30
-        while not writer.put(capture):
+        while not writer.flush():  # the partial batch, once the child has made room
             assert time.monotonic() < deadline, "the child never made room"
             time.sleep(0.01)
-    assert writer.flush()
-    assert writer.close(timeout=30)
+    finally:
+        assert writer.close(timeout=30)
     assert (writer.failed, writer.records, writer.lost) == (None, count, 0)
     bodies = [read_response(tmp_path, entry).body for entry in index_entries(tmp_path)]
     assert bodies == [capture.body for capture in captures]
