@@ -22,7 +22,9 @@ Invariants of the batch: records are applied in record order, and a batch where 
 URL or the same content comes twice is cut in runs so that the later record sees the
 earlier one written. Races with other writers (another crawl, another worker) are settled
 by unique constraints: a row another writer stored since we looked raises
-``ConcurrentWrite`` and the caller retries the transaction. Writing the same records twice
+``ConcurrentWrite`` and the caller retries the transaction. Categories and walks are
+written last, one writer at a time (``listings.serialise_category_links``), so that an
+article and a listing linking it, written at once by two workers, still meet. Writing the same records twice
 changes nothing but last-seen times: delivery may be at-least-once. A page whose version
 is held keeps no validators.
 
@@ -83,29 +85,42 @@ class BatchWriter:
         self._references = References(session, str(bind.engine.url), self._statements.insert)
         self._changed: set[int] = set()
         """Articles whose title or body this batch wrote: their search rows are rewritten."""
+        self._own_categories: list[dict[str, int]] = []
+        """(article, the category it was found under): linked with the others, last."""
 
     def write(self, records: Sequence[Record], now: dt.datetime) -> list[Outcome | None]:
         """Write `records`; the outcome of each article record (None for the others).
         `now` stands in for a record's missing `at`."""
         outcomes: list[Outcome | None] = [None] * len(records)
         self._references.resolve(records)
-        for record in records:
-            if isinstance(record, WalkRecord) and record.event == "started":
-                listings.walk(self.session, record)
         listed = [r for r in records if isinstance(r, ListingRecord)]
-        if listed:
-            listings.record_listings(self.session, self._statements, listed, self.category_id)
+        by_category = listings.record_listings(
+            self.session, self._statements, listed, self.category_id
+        )
         touched = self._articles(records, now, outcomes)
         pages = [r for r in records if isinstance(r, ArticleRecord | PageStatusRecord)]
         if pages:
             self._record_pages(pages, now, _held_urls(records, outcomes))
-        if touched:
-            listings.link_listed_categories(self.session, self._statements, touched)
         record_suspects(self.session, records, now)
         for record in records:
             if isinstance(record, ForgetLinksRecord):
                 listings.forget(self.session, record)
-            elif isinstance(record, WalkRecord) and record.event == "completed":
+        walks = [r for r in records if isinstance(r, WalkRecord)]
+        if not (by_category or touched or walks):
+            return outcomes
+        # Categories and walks last, one writer at a time (see serialise_category_links);
+        # nothing before this point waits for another writer's categories or walks.
+        listings.serialise_category_links(self.session)
+        for record in walks:
+            if record.event == "started":
+                listings.walk(self.session, record)
+        listings.link_listings(self.session, self._statements, by_category)
+        if self._own_categories:
+            self.session.execute(self._statements.category_link, self._own_categories)
+        if touched:
+            listings.link_listed_categories(self.session, self._statements, touched)
+        for record in walks:
+            if record.event == "completed":
                 listings.walk(self.session, record)
         return outcomes
 
@@ -181,13 +196,11 @@ class BatchWriter:
             if article.record.url in stored:
                 article_id = ids[article.index] = stored[article.record.url]
                 outcomes[article.index] = self._revise(article_id, article)
-        links = [
+        self._own_categories += [
             {"article_id": ids[a.index], "category_id": self.category_id(a.record.category_slug)}
             for a in run
             if a.record.category_slug
         ]
-        if links:
-            self.session.execute(self._statements.category_link, links)
         return set(ids.values())
 
     def _stored_urls(self, urls: list[str]) -> dict[str, int]:
