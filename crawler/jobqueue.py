@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["FrontierQueue", "RequestDiskQueue", "request_to_dict"]
 
 
-def _method_name(spider: Spider, method: Callable[..., Any] | str | None) -> str | None:
+def _method_name(spider: Spider, method: Callable[..., Any] | None) -> str | None:
     """The spider attribute that gives `method` back, or None if it is not one."""
-    if method is None or isinstance(method, str):
-        return method
+    if method is None:
+        return None
     name = getattr(method, "__name__", None)
     if (
         name is not None

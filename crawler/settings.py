@@ -175,8 +175,8 @@ RETRY_AFTER_MAX = 60.0
 CONCURRENT_ITEMS = 10
 # Scrapy's check for a `return value` in a generator callback parses the callback's source
 # (inspect.getsource + ast) whenever its cache misses, and it misses for every request read
-# back from the JOBDIR (a fresh bound method): ~110 µs a page. Our callbacks are checked by
-# ruff (B901) and the tests instead.
+# back from the JOBDIR (a fresh bound method): ~110 µs a page. tests/test_jobqueue.py makes
+# the same check once per callback instead.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 # Responses whose output is still being processed, in body bytes. An item waits for its
 # batch to commit, and its page's whole parsed tree (10-40x the HTML) lives until then:

@@ -24,9 +24,9 @@ earlier one written. Races with other writers (another crawl, another worker) ar
 by unique constraints: a row another writer stored since we looked raises
 ``ConcurrentWrite`` and the caller retries the transaction. Categories and walks are
 written last, one writer at a time (``listings.serialise_category_links``), so that an
-article and a listing linking it, written at once by two workers, still meet. Writing the same records twice
-changes nothing but last-seen times: delivery may be at-least-once. A page whose version
-is held keeps no validators.
+article and a listing linking it, written at once by two workers, still meet. Writing
+the same records twice changes nothing but last-seen times: delivery may be
+at-least-once. A page whose version is held keeps no validators.
 
 Never commits: the caller frames the transaction (``storage/writer.py``).
 """

@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 WARC_SUFFIX = ".warc.gz"
 INDEX_SUFFIX = ".cdxj"
 HANDOFF_CAPTURES = 32
-"""Captures handed to the child in one message. One a message cost the crawl's process a
-lock, a thread wake-up, a pipe write and a poll of the child per page: ~0.4 ms of a
-~3 ms page (py-spy, 3,000-article site). A partial batch goes at the next `flush`."""
+"""Captures handed to the child in one message. One capture a message cost the crawl's
+process a lock, a thread wake-up, a pipe write and a poll of the child per page: ~0.4 ms
+of a ~3 ms page (py-spy, 3,000-article site). A partial batch goes at the next `flush`."""
 
 
 @dataclass(frozen=True, slots=True)
